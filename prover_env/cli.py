@@ -1,0 +1,93 @@
+"""The ``prover-gym`` command line.
+
+Subcommands import what they need when they run, so ``prover-gym --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``prover-gym`` (all subcommands)."""
+    parser = argparse.ArgumentParser(
+        prog="prover-gym",
+        description="Interactive theorem provers as reinforcement-learning environments.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    demo = sub.add_parser(
+        "demo",
+        help="run a real Coq session end to end on the built-in theorems and print each step",
+        description="Prove the built-in theorems (or a suite's) through the Gymnasium env with "
+        "a fixed list of decision procedures as actions, printing every step, the kernel's "
+        "verdict and timings.",
+    )
+    demo.add_argument("--suite", default="builtin", help="builtin (default) or minif2f-coq:SPLIT")
+    demo.add_argument("--data-dir", default=None, help="suite root (default: $PROVER_GYM_DATA)")
+    demo.add_argument("--limit", type=int, default=8, help="theorems to attempt (default 8)")
+    demo.add_argument("--timeout", type=float, default=5.0, help="seconds per tactic")
+    demo.add_argument("--quiet", action="store_true", help="one line per theorem")
+
+    doctor = sub.add_parser(
+        "doctor", help="report which prover backends work here and how to fix the rest"
+    )
+    doctor.add_argument("--json", action="store_true", help="machine-readable output")
+
+    play = sub.add_parser("play", help="step through a theorem interactively, typing tactics")
+    play.add_argument("theorem", nargs="?", default=None, help="theorem name (default: sampled)")
+    play.add_argument("--suite", default="builtin", help="builtin (default) or minif2f-coq:SPLIT")
+    play.add_argument("--data-dir", default=None, help="suite root (default: $PROVER_GYM_DATA)")
+    play.add_argument("--file", default=None, help="a .v file to take theorems from")
+    play.add_argument("--timeout", type=float, default=10.0, help="seconds per tactic")
+
+    suite = sub.add_parser("suite", help="list a suite's theorems, or check which ones elaborate")
+    suite.add_argument("name", help="builtin, minif2f-coq:SPLIT, or a directory/file of .v files")
+    suite.add_argument("--data-dir", default=None, help="suite root (default: $PROVER_GYM_DATA)")
+    suite.add_argument(
+        "--check", action="store_true", help="start each theorem in Coq and report unusable ones"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``prover-gym``; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    from prover_env.error import ProverGymError
+
+    try:
+        if args.command == "demo":
+            from prover_env.commands.demo import run_demo
+
+            return run_demo(args)
+        if args.command == "doctor":
+            from prover_env.commands.doctor import run_doctor
+
+            return run_doctor(args)
+        if args.command == "play":
+            from prover_env.commands.play import run_play
+
+            return run_play(args)
+        if args.command == "suite":
+            from prover_env.commands.suite import run_suite
+
+            return run_suite(args)
+    except ProverGymError as e:
+        print(f"prover-gym {args.command}: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Implementations of the ``prover-gym`` subcommands (imported on demand)."""

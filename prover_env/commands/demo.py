@@ -1,0 +1,97 @@
+"""``prover-gym demo``: a real Coq session, end to end, printed step by step."""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+#: Actions the demo tries in order, after ``intros``: Coq's decision procedures.
+DEMO_TACTICS = ("lia.", "lra.", "nia.", "nra.", "ring.", "field.", "tauto.", "auto.", "firstorder.")
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Prove theorems through ``ProverEnv`` with decision procedures as actions."""
+    import gymnasium as gym
+    from tqdm import tqdm
+
+    import prover_env  # noqa: F401  (registers the envs)
+    from prover_env.commands.common import load_suite
+
+    theorems = load_suite(args.suite, args.data_dir)[: max(1, args.limit)]
+    print(
+        f"prover-gym demo: {len(theorems)} theorem(s) from {args.suite!r}, Coq backend "
+        f"(coqidetop), {args.timeout:g} s per tactic"
+    )
+    t0 = time.perf_counter()
+    env = gym.make(
+        "ProverEnv/Coq-v0",
+        theorems=theorems,
+        tactic_timeout=args.timeout,
+        max_steps=len(DEMO_TACTICS) + 2,
+    )
+    proved, step_times, reset_times = 0, [], []
+    try:
+        bar = tqdm(theorems, desc="theorems", unit="thm", disable=not args.quiet)
+        for theorem in bar:
+            t = time.perf_counter()
+            obs, info = env.reset(options={"theorem": theorem.name})
+            reset_times.append(time.perf_counter() - t)
+            if not args.quiet:
+                print(f"\n== {theorem.name}\n{_indent(obs)}")
+            verdict = None
+            for action in ("intros.", *DEMO_TACTICS):
+                obs, reward, terminated, truncated, info = env.step(action)
+                if info.get("verdict") is None:
+                    step_times.append(info["elapsed"])
+                if not args.quiet:
+                    outcome = (
+                        f"error: {_first_line(info['error'])}"
+                        if info["error"]
+                        else f"{info['num_goals']} goal(s) left"
+                    )
+                    print(f"  > {action:<12} {outcome}  ({info['elapsed'] * 1000:.1f} ms)")
+                if terminated or truncated:
+                    verdict = info.get("verdict")
+                    break
+            if verdict and verdict["ok"]:
+                proved += 1
+            if args.quiet:
+                bar.set_postfix(proved=proved)
+            else:
+                if verdict is None:
+                    print("  not proved by these tactics")
+                elif verdict["ok"]:
+                    print(
+                        f"  proved, reward {reward:g}; kernel-checked with Qed; axioms: "
+                        f"{', '.join(verdict['axioms']) or 'none'}"
+                    )
+                    print(f"  proof: {' '.join(info['proof'])}")
+                else:
+                    print(f"  goals closed but NOT accepted: {verdict['message']}")
+        if not args.quiet:
+            # Show the guard: an agent cannot claim a proof with a vernacular command.
+            env.reset(options={"theorem": theorems[0].name})
+            _, reward, _, _, info = env.step("Admitted.")
+            print(
+                f"\n== guard check on {theorems[0].name}\n  > Admitted.    rejected "
+                f"(reward {reward:g}): {_first_line(info['error'])}"
+            )
+    finally:
+        env.close()
+    print(
+        f"\nproved {proved}/{len(theorems)} in {time.perf_counter() - t0:.1f} s; "
+        f"median step {statistics.median(step_times) * 1000:.1f} ms, "
+        f"median reset {statistics.median(reset_times) * 1000:.1f} ms "
+        f"(first reset {reset_times[0]:.2f} s includes starting coqidetop)"
+    )
+    return 0
+
+
+def _first_line(text: str | None) -> str:
+    line = (text or "").strip().splitlines()[0] if text and text.strip() else ""
+    return line[:110]
+
+
+def _indent(text: str) -> str:
+    return "\n".join("   " + line for line in text.splitlines())

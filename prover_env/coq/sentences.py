@@ -1,0 +1,259 @@
+"""Split Coq text into sentences and decide which ones an agent may send.
+
+``coqidetop``'s ``Add`` call parses exactly one sentence and silently drops the rest of the string
+(``"exact I. Qed."`` runs ``exact I.`` only; ``"- lra."`` runs the bullet only), so the backend
+must split an action itself, with Coq's lexical rules: nested comments, strings with ``""``
+escapes (also inside comments), a period ends a sentence only when followed by whitespace or the
+end, and bullets (``-``, ``+``, ``*``, repeated) and braces are sentences of their own.
+
+The guard is an allowlist by shape: every vernacular command of Coq starts with an upper-case
+keyword (``Qed``, ``Admitted``, ``Axiom``, ``Require``, ``Set``, ``Timeout``, ``Fail``,
+``Drop``...) or an attribute (``#[...]``), while tactics start with a lower-case name or a
+parenthesis. A sentence is a tactic only when, after its bullets and goal selector, it starts
+with a lower-case letter, ``_`` or ``(``. Tactics that close goals without proof (``admit``,
+``give_up``) are refused wherever they appear.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = [
+    "FORBIDDEN_TACTICS",
+    "GuardError",
+    "check_tactic",
+    "split_sentences",
+    "strip_comments",
+]
+
+#: Tactic names that close goals without a proof; refused anywhere in an action.
+FORBIDDEN_TACTICS: frozenset[str] = frozenset(
+    {"admit", "give_up", "exact_no_check", "vm_cast_no_check", "native_cast_no_check"}
+)
+
+_BULLET_CHARS = "-+*"
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_']*")
+_SELECTOR = re.compile(
+    r"(?:all|par|!|\[\s*[A-Za-z_][\w']*\s*\]|\d+(?:\s*-\s*\d+)?(?:\s*,\s*\d+(?:\s*-\s*\d+)?)*)\s*:(?!=)"
+)
+
+
+class GuardError(ValueError):
+    """An action the backend refuses to send to the prover; the message says why."""
+
+
+@dataclass(frozen=True)
+class _Scan:
+    sentences: list[str]
+    idents: list[str]  # identifiers outside comments and strings
+    rest: str  # trailing text after the last full sentence (no final period)
+
+
+def _scan(text: str) -> _Scan:
+    """Lex ``text`` into sentences; raises GuardError on unterminated comments or strings."""
+    sentences: list[str] = []
+    idents: list[str] = []
+    n = len(text)
+    i = 0
+    start = 0  # start of the current sentence
+    at_start = True  # no token yet in the current sentence
+
+    def flush(end: int) -> None:
+        nonlocal start, at_start
+        piece = text[start:end].strip()
+        if piece:
+            sentences.append(piece)
+        start = end
+        at_start = True
+
+    while i < n:
+        c = text[i]
+        if c == "(" and text.startswith("(*", i):
+            i = _skip_comment(text, i)
+            continue
+        if c.isspace():
+            i += 1
+            continue
+        if c == '"':
+            i = _skip_string(text, i)
+            at_start = False
+            continue
+        if at_start:
+            if c in _BULLET_CHARS:
+                j = i
+                while j < n and text[j] == c:
+                    j += 1
+                # A bullet is a sentence of its own ("- lra." is "-" then "lra.").
+                if j >= n or text[j].isspace() or text[j] in "({" or text[j].isalpha():
+                    start = i
+                    flush(j)
+                    i = j
+                    continue
+            if c in "{}":
+                start = i
+                flush(i + 1)
+                i += 1
+                continue
+            m = _SELECTOR.match(text, i)
+            if m and text[m.end() :].lstrip().startswith("{"):
+                k = text.index("{", m.end())
+                start = i
+                flush(k + 1)
+                i = k + 1
+                continue
+        m = _IDENT.match(text, i)
+        if m:
+            idents.append(m.group())
+            at_start = False
+            i = m.end()
+            continue
+        if c == "." and (i + 1 >= n or text[i + 1].isspace()) and not text.startswith("..", i - 1):
+            flush(i + 1)
+            i += 1
+            continue
+        at_start = False
+        i += 1
+    return _Scan(sentences, idents, text[start:].strip())
+
+
+def _skip_comment(text: str, i: int) -> int:
+    """Index after the (nested) comment that starts at ``i``."""
+    depth = 0
+    n = len(text)
+    while i < n:
+        if text.startswith("(*", i):
+            depth += 1
+            i += 2
+        elif text.startswith("*)", i):
+            depth -= 1
+            i += 2
+            if depth == 0:
+                return i
+        elif text[i] == '"':
+            i = _skip_string(text, i)
+        else:
+            i += 1
+    raise GuardError("unterminated comment: every '(*' needs a matching '*)'")
+
+
+def _skip_string(text: str, i: int) -> int:
+    """Index after the string literal that starts at ``i`` (``""`` is an escaped quote)."""
+    n = len(text)
+    i += 1
+    while i < n:
+        if text[i] == '"':
+            if i + 1 < n and text[i + 1] == '"':
+                i += 2
+                continue
+            return i + 1
+        i += 1
+    raise GuardError("unterminated string: every '\"' needs a closing '\"'")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split Coq source into sentences, as Coq's lexer would.
+
+    A trailing piece without a final period is returned as its own sentence, unchanged.
+
+    Args:
+        text: Coq source (vernacular or tactics).
+
+    Returns:
+        The sentences, stripped, each ending in ``.`` (or a bullet / brace).
+
+    Raises:
+        GuardError: On an unterminated comment or string.
+    """
+    scan = _scan(text)
+    return [*scan.sentences, scan.rest] if scan.rest else scan.sentences
+
+
+def strip_comments(sentence: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(sentence):
+        if sentence.startswith("(*", i):
+            i = _skip_comment(sentence, i)
+            out.append(" ")
+        elif sentence[i] == '"':
+            j = _skip_string(sentence, i)
+            out.append(sentence[i:j])
+            i = j
+        else:
+            out.append(sentence[i])
+            i += 1
+    return "".join(out).strip()
+
+
+def _is_bullet_or_brace(sentence: str) -> bool:
+    return sentence in ("{", "}") or (len(set(sentence)) == 1 and sentence[0] in _BULLET_CHARS)
+
+
+def check_tactic(
+    action: str,
+    *,
+    max_chars: int = 16384,
+    forbidden: Iterable[str] = FORBIDDEN_TACTICS,
+) -> tuple[str, ...]:
+    """Validate an agent's action and split it into tactic sentences.
+
+    Args:
+        action: One or more tactic sentences (``"intros. lra."``); a missing final period is
+            added.
+        max_chars: Longest action accepted.
+        forbidden: Tactic names refused anywhere in the action.
+
+    Returns:
+        The sentences to send to the prover, one per ``Add`` call.
+
+    Raises:
+        GuardError: The action is not a tactic script (vernacular command, forbidden tactic,
+            control characters, unterminated comment or string, empty, too long).
+    """
+    if not isinstance(action, str):
+        raise GuardError(f"an action must be a str of tactic text, not {type(action).__name__}")
+    if len(action) > max_chars:
+        raise GuardError(
+            f"action is {len(action)} characters long, over the limit of {max_chars} "
+            "(max_tactic_chars)"
+        )
+    bad = sorted({f"U+{ord(ch):04X}" for ch in action if ord(ch) < 32 and ch not in "\t\n\r"})
+    if bad or "\x7f" in action:
+        raise GuardError(f"control characters are not allowed in tactics: {', '.join(bad)}")
+    scan = _scan(action)
+    sentences = list(scan.sentences)
+    if scan.rest:
+        rest = scan.rest
+        sentences.append(rest if _is_bullet_or_brace(rest) else rest + ".")
+        if not _is_bullet_or_brace(rest):
+            scan.idents.extend(_IDENT.findall(strip_comments(rest)))
+    sentences = [body for body in map(strip_comments, sentences) if body]
+    if not sentences:
+        raise GuardError("empty action: send a tactic such as 'intros.'")
+    used = sorted(set(scan.idents) & set(forbidden))
+    if used:
+        raise GuardError(
+            f"forbidden tactic {', '.join(used)}: it closes goals without a proof and can never "
+            "earn reward"
+        )
+    for sentence in sentences:
+        if _is_bullet_or_brace(sentence):
+            continue
+        body = strip_comments(sentence)
+        m = _SELECTOR.match(body)
+        if m:
+            body = body[m.end() :].lstrip()
+            if body == "{":
+                continue
+        if not body or not (body[0].islower() or body[0] in "_("):
+            word = body.split(None, 1)[0] if body else sentence
+            raise GuardError(
+                f"{word!r} starts a vernacular command, not a tactic: only tactics are allowed "
+                "as actions (no Qed/Admitted/Abort/Axiom/Require/Set/Timeout/Fail/..., and "
+                "no attributes)"
+            )
+        if body[0].isalpha() and not body[0].isascii():
+            raise GuardError(f"{body.split(None, 1)[0]!r} is not a Coq tactic name")
+    return tuple(sentences)

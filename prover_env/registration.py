@@ -1,0 +1,41 @@
+"""Environment ids and their factories (string entry points, so registering imports nothing)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import gymnasium as gym
+
+__all__ = ["ENV_IDS", "make_minif2f_coq", "register_envs"]
+
+#: Every id prover-gym registers, with the kwargs it needs to build without a data folder.
+ENV_IDS: dict[str, str] = {
+    "ProverEnv/Coq-v0": "prover_env.env:ProverEnv",
+    "ProverEnv/MiniF2F-Coq-v0": "prover_env.registration:make_minif2f_coq",
+}
+
+
+def make_minif2f_coq(
+    split: str = "valid", data_dir: str | os.PathLike[str] | None = None, **kwargs: Any
+) -> gym.Env:
+    """``ProverEnv`` over MiniF2F in Coq.
+
+    Args:
+        split: ``"valid"`` or ``"test"``.
+        data_dir: The MiniF2F-rocq root (``<data_dir>/<split>/*.v``); default:
+            ``$PROVER_GYM_DATA/minif2f-rocq``.
+        **kwargs: Passed to :class:`~prover_env.env.ProverEnv`.
+    """
+    from prover_env.env import ProverEnv
+    from prover_env.suites import load_minif2f_coq
+
+    return ProverEnv(load_minif2f_coq(split, data_dir), **kwargs)
+
+
+def register_envs() -> None:
+    """Register prover-gym's environments with Gymnasium (idempotent)."""
+    for env_id, entry_point in ENV_IDS.items():
+        if env_id not in gym.registry:
+            # nondeterministic: time limits make a step's outcome depend on wall-clock time.
+            gym.register(id=env_id, entry_point=entry_point, nondeterministic=True)
