@@ -51,6 +51,11 @@ EPISODES: list[tuple[str, list[str]]] = [
         "Theorem b6 : forall n : nat, (n <= 2 * n)%nat.",
         ["intros n.", "induction n.", "simpl.", "lia.", "lia."],
     ),
+    ("Theorem b7 : forall x : R, 0 < x -> x / x = 1.", ["intros x hx.", "field.", "lra."]),
+    (
+        "Theorem b8 : forall a b : R, 0 <= a -> 0 <= b -> a * b <= (a + b) * (a + b).",
+        ["intros a b ha hb.", "assert (h : 0 <= a * b) by nra.", "nra."],
+    ),
 ]
 _SID = re.compile(rb'<value val="good"><pair><state_id val="(\d+)"/>')
 
@@ -89,6 +94,24 @@ class RawIdeTop:
         m = _SID.search(out)
         if not m:
             raise RuntimeError(out.decode()[-300:])
+        self.sid = int(m.group(1))
+
+    def add_goal(self, sentence: str) -> None:
+        """Add and Goal in one write (what the env does), two replies back."""
+        s = escape(sentence)
+        self.p.stdin.write(  # type: ignore[union-attr]
+            f'<call val="Add"><pair><pair><pair><pair><string>{s}</string><int>0</int></pair>'
+            f'<pair><state_id val="{self.sid}"/><bool val="false"/></pair></pair><int>0</int>'
+            "</pair><pair><int>0</int><int>0</int></pair></pair></call>"
+            '<call val="Goal"><unit/></call>'.encode()
+        )
+        buf = b""
+        while buf.count(b"</value>") < 2:
+            select.select([self.fd], [], [])
+            buf += os.read(self.fd, 1 << 16)
+        m = _SID.search(buf)
+        if not m or b'val="fail"' in buf:
+            raise RuntimeError(buf.decode()[-300:])
         self.sid = int(m.group(1))
 
     def goal(self) -> bytes:
@@ -144,7 +167,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--reps", type=int, default=5, help="repetitions of the episode set")
+    ap.add_argument("--reps", type=int, default=10, help="repetitions of the episode set")
     ap.add_argument("--json", default=None, help="write the figures to this file")
     args = ap.parse_args()
     header = [*split_sentences(DEFAULT_PRELUDE), *split_sentences(HEADER)]
@@ -177,32 +200,53 @@ def main() -> None:
     env_steps: list[float] = []
     resets: list[float] = []
     verify: list[float] = []
-    for _ in range(args.reps):
-        for (statement, tactics), theorem in zip(EPISODES, theorems, strict=False):
-            # raw
-            raw.edit_at(header_sid)
-            raw.add(statement)
-            raw.goal()
-            for tactic in tactics[:-1]:
-                t = time.perf_counter()
+
+    def run_raw(statement: str, tactics: list[str], pipelined: bool = False) -> list[float]:
+        raw.edit_at(header_sid)
+        raw.add(statement)
+        raw.goal()
+        times = []
+        for tactic in tactics[:-1]:
+            t = time.perf_counter()
+            if pipelined:
+                raw.add_goal(tactic)
+            else:
                 raw.add(tactic)
                 raw.goal()
-                raw_steps.append(time.perf_counter() - t)
-            # env
+            times.append(time.perf_counter() - t)
+        return times
+
+    def run_env(theorem: Theorem, tactics: list[str]) -> list[float]:
+        t = time.perf_counter()
+        env.reset(options={"theorem": theorem.name})
+        resets.append(time.perf_counter() - t)
+        times = []
+        for tactic in tactics[:-1]:
             t = time.perf_counter()
-            env.reset(options={"theorem": theorem.name})
-            resets.append(time.perf_counter() - t)
-            for tactic in tactics[:-1]:
-                t = time.perf_counter()
-                _, _, _, _, info = env.step(tactic)
-                env_steps.append(time.perf_counter() - t)
-                if info["error"]:
-                    raise RuntimeError(f"{tactic}: {info['error']}")
-            t = time.perf_counter()
-            _, reward, _term, _, info = env.step(tactics[-1])
-            verify.append(time.perf_counter() - t)
-            if reward != 1.0:
-                raise RuntimeError(f"{theorem.name} not proved: {info}")
+            _, _, _, _, info = env.step(tactic)
+            times.append(time.perf_counter() - t)
+            if info["error"]:
+                raise RuntimeError(f"{tactic}: {info['error']}")
+        t = time.perf_counter()
+        _, reward, _, _, info = env.step(tactics[-1])
+        verify.append(time.perf_counter() - t)
+        if reward != 1.0:
+            raise RuntimeError(f"{theorem.name} not proved: {info}")
+        return times
+
+    paired: list[float] = []
+    piped_steps: list[float] = []
+    for rep in range(args.reps):
+        for (statement, tactics), theorem in zip(EPISODES, theorems, strict=True):
+            # alternate which side goes first, so that neither profits from a warm cache
+            if rep % 2:
+                e, r = run_env(theorem, tactics), run_raw(statement, tactics)
+            else:
+                r, e = run_raw(statement, tactics), run_env(theorem, tactics)
+            raw_steps += r
+            env_steps += e
+            piped_steps.extend(run_raw(statement, tactics, pipelined=True))
+            paired += [a / b for a, b in zip(e, r, strict=True)]
     env.close()
     raw.close()
 
@@ -247,12 +291,18 @@ def main() -> None:
             coq.run_tactic(b, "idtac.")  # type: ignore[arg-type]
         replayed = coq.stats.replayed_sentences
 
+    cheap = [e / r for e, r in zip(env_steps, raw_steps, strict=True) if r < 1e-3]
+    heavy = [e / r for e, r in zip(env_steps, raw_steps, strict=True) if r >= 1e-3]
     ratio = statistics.median(env_steps) / statistics.median(raw_steps)
     cold_over_reset = statistics.median(cold) / statistics.median(resets)
     results.update(
         step_env_ms=statistics.median(env_steps) * 1e3,
         step_raw_coqidetop_ms=statistics.median(raw_steps) * 1e3,
         step_ratio=ratio,
+        step_ratio_paired=statistics.median(paired),
+        step_ratio_paired_cheap=statistics.median(cheap),
+        step_raw_pipelined_ms=statistics.median(piped_steps) * 1e3,
+        step_ratio_pipelined=statistics.median(env_steps) / statistics.median(piped_steps),
         step_raw_coqtop_emacs_ms=statistics.median(top_steps) * 1e3,
         reset_ms=statistics.median(resets) * 1e3,
         cold_start_s=statistics.median(cold),
@@ -268,7 +318,20 @@ def main() -> None:
     print(f"prover-gym env overhead (Coq {prover_env.__version__}, {n} steps x side by side)")
     print(f"  env.step median            {_ms(env_steps)}")
     print(f"  raw coqidetop median       {_ms(raw_steps)}   (Add + Goal over a bare pipe)")
-    print(f"  ratio env/raw              {ratio:.3f}   (goal <= 1.25)")
+    print(f"  ratio env/raw              {ratio:.3f}   (goal <= 1.25; ratio of the medians)")
+    print(f"  paired ratio, median       {statistics.median(paired):.3f}   (step by step)")
+    piped = statistics.median(env_steps) / statistics.median(piped_steps)
+    print(
+        f"  paired, raw < 1 ms         {statistics.median(cheap):.3f}   ({len(cheap)} steps: "
+        f"intros, split, simpl... overhead dominates)"
+    )
+    if heavy:
+        print(
+            f"  paired, raw >= 1 ms        {statistics.median(heavy):.3f}   ({len(heavy)} steps: "
+            "lra, nra, field...)"
+        )
+    print(f"  raw, Add+Goal in one write {_ms(piped_steps)}   (as the env sends them)")
+    print(f"  ratio env/raw pipelined    {piped:.3f}")
     print(f"  raw coqtop -emacs median   {_ms(top_steps)}   (one sentence + printed goals)")
     print(f"  env.reset median           {_ms(resets)}")
     print(f"  cold start (same imports)  {statistics.median(cold):.3f} s")

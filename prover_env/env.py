@@ -109,7 +109,7 @@ class ProverEnv(gym.Env[str, str]):
         self.action_space = proof_text_space(max_tactic_chars, min_length=1)
         self._owns_backend = isinstance(backend, str)
         self._backend_spec = backend
-        self._backend_kwargs = dict(backend_kwargs or {})
+        self._backend_kwargs = {"max_tactic_chars": max_tactic_chars, **(backend_kwargs or {})}
         self._backend: Backend | None = None if isinstance(backend, str) else backend
         self.theorem: Theorem | None = None
         self.state: ProofState | ProofFinished | None = None

@@ -8,6 +8,8 @@ prover prints is shown as ``\\ufffd`` in observations (``info["goals"]`` keeps t
 
 from __future__ import annotations
 
+import re
+
 from gymnasium import spaces
 
 __all__ = ["PROOF_CHARSET", "REPLACEMENT", "proof_text_space", "sanitize"]
@@ -45,10 +47,18 @@ PROOF_CHARSET: frozenset[str] = frozenset(
 )
 
 
+_OUTSIDE = re.compile(
+    "[^\n\t"
+    + "".join(f"{re.escape(chr(lo))}-{re.escape(chr(hi))}" for lo, hi in _RANGES)
+    + re.escape(REPLACEMENT)
+    + "]"
+)
+
+
 def sanitize(text: str, max_length: int) -> str:
     """Map ``text`` into the proof text space: unknown characters become U+FFFD, long text is
     cut to ``max_length`` with a final ``…``."""
-    out = "".join(c if c in PROOF_CHARSET else REPLACEMENT for c in text)
+    out = _OUTSIDE.sub(REPLACEMENT, text)
     if len(out) > max_length:
         out = out[: max_length - 1] + "…"
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -100,6 +101,34 @@ def test_sigkill_mid_episode_restarts_and_replays() -> None:
         assert coq.verify(LINEAR, done.proof).ok
 
 
+def test_process_that_does_not_answer_is_killed_and_replaced() -> None:
+    with CoqBackend(protocol_timeout=1.0, interrupt_grace=0.5) as coq:
+        s1 = coq.run_tactic(coq.start(LINEAR), "intros x y h1 h2.")
+        (pid,) = coq.pids()
+        os.kill(pid, signal.SIGSTOP)  # hung: it cannot even take the interrupt
+        started = time.monotonic()
+        err = coq.run_tactic(s1, "lra.", timeout=1.0)
+        assert time.monotonic() - started < 1.0 + 0.5 + 5.0
+        assert isinstance(err, TacticError) and err.timeout and "restarted" in err.message
+        assert pid not in coq.pids() and coq.stats.restarts_after_failure == 1
+        done = coq.run_tactic(s1, "lra.")  # a new process, the state replayed
+        assert isinstance(done, ProofFinished)
+
+
+def test_tactic_that_hangs_the_prover_is_a_timeout_error() -> None:
+    with CoqBackend(interrupt_grace=0.5) as coq:
+        s0 = coq.start(Theorem("h", "Theorem h : True."))
+        (pid,) = coq.pids()
+        # stop the process shortly after the tactic starts: it can take no interrupt
+        stopper = threading.Timer(0.2, os.kill, (pid, signal.SIGSTOP))
+        stopper.start()
+        err = coq.run_tactic(s0, "repeat (assert True by trivial).", timeout=1.0)
+        stopper.join()
+        assert isinstance(err, TacticError) and err.timeout and "restarted" in err.message
+        assert pid not in coq.pids()
+        assert isinstance(coq.run_tactic(s0, "exact I."), ProofFinished)
+
+
 def test_recycling_after_episode_count_is_invisible_to_callers() -> None:
     with CoqBackend(recycle_episodes=2) as coq:
         kept = coq.run_tactic(coq.start(LINEAR), "intros x y h1 h2.")
@@ -107,6 +136,15 @@ def test_recycling_after_episode_count_is_invisible_to_callers() -> None:
         for _ in range(3):
             coq.start(LINEAR)
         assert coq.stats.recycles >= 1 and coq.pids() != first_pids
+        assert isinstance(coq.run_tactic(kept, "lra."), ProofFinished)
+
+
+def test_recycling_past_memory_limit() -> None:
+    with CoqBackend(recycle_rss_mb=1) as coq:  # every process is over 1 MiB
+        kept = coq.run_tactic(coq.start(LINEAR), "intros x y h1 h2.")
+        for _ in range(16):  # memory is looked at every 8 episodes
+            coq.start(LINEAR)
+        assert coq.stats.recycles == 2 and coq.stats.restarts_after_failure == 0
         assert isinstance(coq.run_tactic(kept, "lra."), ProofFinished)
 
 

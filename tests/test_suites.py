@@ -92,4 +92,3 @@ def test_whole_valid_split_elaborates_except_known_ones() -> None:
         report = check_suite(load_minif2f_coq("valid"), coq)
     assert set(report.unusable) == UNUSABLE_ON_COQ_8_16
     assert len(report.usable) == 244 - len(UNUSABLE_ON_COQ_8_16)
-

@@ -18,13 +18,15 @@ How it works, top to bottom:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import re
 import weakref
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from prover_env.backend import Backend
 from prover_env.coq.idetop import CoqIdeTop, Reply, find_coqidetop, richpp_text
@@ -59,6 +61,8 @@ REALS_AXIOMS: frozenset[str] = frozenset(
     }
 )
 
+_T = TypeVar("_T")
+_RSS_EVERY = 8  # episodes between two looks at a process's memory
 _THEOREM_NAME = re.compile(
     r"^\s*(?:Theorem|Lemma|Fact|Remark|Corollary|Proposition|Property|Example)\s+([A-Za-z_][\w']*)"
 )
@@ -74,6 +78,7 @@ class CoqConfig:
         verify_timeout: Time limit for re-checking a whole proof (and for replays), seconds.
         startup_timeout: Time limit for starting a process and loading a header, seconds.
         interrupt_grace: Seconds a process gets to answer an interrupt before it is killed.
+        protocol_timeout: Time limit of protocol calls that do no proof work (parse, backtrack).
         max_tactic_chars: Longest action accepted.
         max_processes: Processes (distinct headers) kept alive at once; least recently used
             ones are closed, and their states replay on demand.
@@ -90,6 +95,7 @@ class CoqConfig:
     verify_timeout: float = 120.0
     startup_timeout: float = 120.0
     interrupt_grace: float = 2.0
+    protocol_timeout: float = 10.0
     max_tactic_chars: int = 16384
     max_processes: int = 2
     recycle_episodes: int = 5000
@@ -248,6 +254,8 @@ class CoqBackend(Backend):
         self._id = next(self._ids)
         self._sessions: OrderedDict[tuple[str, ...], _Session] = OrderedDict()
         self._live: weakref.WeakSet[_Node] = weakref.WeakSet()
+        self._header_cache: dict[str, tuple[str, ...]] = {}
+        self._check_cached = functools.lru_cache(maxsize=4096)(self._check)
         self._closed = False
         self._finalizer = weakref.finalize(self, CoqBackend._kill_all, self._sessions)
 
@@ -257,25 +265,26 @@ class CoqBackend(Backend):
         """Open ``theorem`` (reusing the process that has its header) and return its goals."""
         session = self._session(theorem)
         self._maybe_recycle(session)
-        session.episodes += 1
         node = self._new_node(theorem, None, (theorem.statement.strip(),))
-        for attempt in (0, 1):
-            try:
-                proc = self._alive(session, theorem)
-                self._rewind(session, proc, 0)
-                reply, sid = self._add_all(proc, [theorem.statement.strip()], session.header_sid)
-                if reply is None:
-                    reply = proc.goal(self.config.startup_timeout)
-                if not reply.ok:
-                    proc.edit_at(session.header_sid)
-                    raise TheoremError(theorem.name, reply.error)
-                session.path.append((node.uid, sid))
-                rendered = _goals_of(reply)
-                break
-            except (ProverCrashedError, ProverTimeoutError):
-                self._drop(session, failure=True)
-                if attempt:
-                    raise
+
+        def open_statement(proc: CoqIdeTop) -> Reply:
+            if session.path and session.path[0][0] == node.uid:
+                # Same theorem again: keep the statement, drop the tactics after it.
+                self._rewind(session, proc, 1)
+                return proc.goal(self.config.startup_timeout)
+            self._rewind(session, proc, 0)
+            statement = [theorem.statement.strip()]
+            reply, sid = self._add_all(proc, statement, session.header_sid)
+            if reply is None:
+                reply = proc.goal(self.config.startup_timeout)
+            if not reply.ok:
+                proc.edit_at(session.header_sid)
+                raise TheoremError(theorem.name, reply.error)
+            session.path.append((node.uid, sid))
+            return reply
+
+        rendered = _goals_of(self._with_process(session, theorem, open_statement))
+        session.episodes += 1
         if rendered is None:
             raise TheoremError(theorem.name, "the statement did not open a proof")
         return ProofState(node.uid, rendered[0], rendered[1], theorem.name, (), node)
@@ -294,31 +303,32 @@ class CoqBackend(Backend):
         if isinstance(state, ProofFinished):
             return TacticError("the proof is already finished: no goals remain", False, True)
         try:
-            sentences = check_tactic(
-                tactic,
-                max_chars=self.config.max_tactic_chars,
-                forbidden=self.config.forbidden_tactics,
-            )
+            if isinstance(tactic, str) and len(tactic) <= 512:
+                sentences = self._check_cached(tactic)  # policies repeat their tactics
+            else:
+                sentences = self._check(tactic)
         except GuardError as e:
             return TacticError(str(e), rejected_by_guard=True)
         limit = self.config.timeout if timeout is None else timeout
         session = self._session(node.theorem)
         self.stats.tactics += 1
-        for attempt in (0, 1):
-            try:
-                proc = self._alive(session, node.theorem)
-                base = self._goto(session, proc, node)
-            except (ProverCrashedError, ProverTimeoutError):
-                # The process died before this tactic ran: restart, replay, try once more.
-                self._drop(session, failure=True)
-                if attempt:
-                    raise
-                continue
-            break
+
+        def prepare(proc: CoqIdeTop) -> tuple[CoqIdeTop, int, Reply | None, int]:
+            # Backtrack/replay to the state, then parse all sentences but the last (Add does
+            # not execute: a process found dead or hung here is replaced, the work redone).
+            base = self._goto(session, proc, node)
+            return (proc, base, *self._add_all(proc, sentences[:-1], base))
+
+        proc, base, reply, sid = self._with_process(session, node.theorem, prepare)
         try:
-            reply, sid = self._add_all(proc, sentences, base)
             if reply is None:
-                reply = proc.goal(limit)
+                # The last sentence and the execution of all, in one round trip: a crash or
+                # hang from here on is this tactic's doing.
+                added, reply = proc.add_goal(sentences[-1], sid, limit)
+                if not added.ok:
+                    reply = added
+                else:
+                    sid = added.state_id or sid
         except (ProverCrashedError, ProverTimeoutError) as e:
             self._drop(session, failure=True)
             return TacticError(
@@ -364,29 +374,26 @@ class CoqBackend(Backend):
         )
         body = [theorem.statement.strip(), "Proof.", *sentences, "Qed."]
         session = self._session(theorem)
-        for attempt in (0, 1):
+
+        def check(proc: CoqIdeTop) -> Reply | Verdict:
+            self._rewind(session, proc, 0)
             try:
-                proc = self._alive(session, theorem)
-                self._rewind(session, proc, 0)
-                try:
-                    reply, sid = self._add_all(proc, body, session.header_sid)
-                    if reply is None:
-                        reply = proc.goal(self.config.verify_timeout)
-                    if not reply.ok:
-                        return Verdict(
-                            False, f"Coq rejected the proof: {reply.error}", script=script
-                        )
-                    query = proc.query(
-                        f"Print Assumptions {name}.", sid, self.config.verify_timeout
-                    )
-                finally:
-                    if proc.alive:
-                        proc.edit_at(session.header_sid)
-                break
-            except (ProverCrashedError, ProverTimeoutError) as e:
-                self._drop(session, failure=True)
-                if attempt:
-                    return Verdict(False, f"the prover failed while checking: {e}", script=script)
+                reply, sid = self._add_all(proc, body, session.header_sid)
+                if reply is None:
+                    reply = proc.goal(self.config.verify_timeout)
+                if not reply.ok:
+                    return Verdict(False, f"Coq rejected the proof: {reply.error}", script=script)
+                return proc.query(f"Print Assumptions {name}.", sid, self.config.verify_timeout)
+            finally:
+                if proc.alive:
+                    proc.edit_at(session.header_sid)
+
+        try:
+            query = self._with_process(session, theorem, check)
+        except (ProverCrashedError, ProverTimeoutError) as e:
+            return Verdict(False, f"the prover failed while checking: {e}", script=script)
+        if isinstance(query, Verdict):
+            return query
         if not query.ok:
             return Verdict(False, f"Print Assumptions failed: {query.error}", script=script)
         printed = "\n".join(m for level, m in query.messages if level != "info")
@@ -429,7 +436,18 @@ class CoqBackend(Backend):
     # -- sessions and processes ----------------------------------------------------------------
 
     def _header(self, theorem: Theorem) -> tuple[str, ...]:
-        return (*split_sentences(self.config.prelude), *split_sentences(theorem.header))
+        """Prelude + the theorem's header, as sentences (cached: called on every step)."""
+        key = self._header_cache.get(theorem.header)
+        if key is None:
+            prelude = split_sentences(self.config.prelude)
+            key = (*prelude, *split_sentences(theorem.header))
+            self._header_cache[theorem.header] = key
+        return key
+
+    def _check(self, tactic: str) -> tuple[str, ...]:
+        return check_tactic(
+            tactic, max_chars=self.config.max_tactic_chars, forbidden=self.config.forbidden_tactics
+        )
 
     def _session(self, theorem: Theorem) -> _Session:
         if self._closed:
@@ -458,7 +476,13 @@ class CoqBackend(Backend):
         if session.proc is not None:
             self._drop(session, failure=True)
         cfg = self.config
-        proc = CoqIdeTop(self.executable, cfg.args, cfg.startup_timeout, cfg.interrupt_grace)
+        proc = CoqIdeTop(
+            self.executable,
+            cfg.args,
+            cfg.startup_timeout,
+            cfg.interrupt_grace,
+            cfg.protocol_timeout,
+        )
         self.stats.processes_started += 1
         try:
             reply, sid = self._add_all(proc, list(session.header), proc.root_state)
@@ -474,6 +498,21 @@ class CoqBackend(Backend):
         session.proc, session.header_sid, session.path, session.episodes = proc, sid, [], 0
         return proc
 
+    def _with_process(
+        self, session: _Session, theorem: Theorem, work: Callable[[CoqIdeTop], _T]
+    ) -> _T:
+        """Run ``work`` on the session's live process. If the process is dead, or dies or hangs
+        during ``work``, restart it (kept states replay on demand) and run ``work`` once more."""
+        try:
+            return work(self._alive(session, theorem))
+        except (ProverCrashedError, ProverTimeoutError):
+            self._drop(session, failure=True)
+        try:
+            return work(self._alive(session, theorem))
+        except (ProverCrashedError, ProverTimeoutError):
+            self._drop(session, failure=True)
+            raise
+
     def _drop(self, session: _Session, failure: bool = False) -> None:
         """Kill the session's process; its states replay on the next use."""
         if session.proc is not None:
@@ -487,7 +526,12 @@ class CoqBackend(Backend):
         if proc is None or not proc.alive:
             return
         too_many = cfg.recycle_episodes and session.episodes >= cfg.recycle_episodes
-        too_big = cfg.recycle_rss_mb and proc.rss_bytes() > cfg.recycle_rss_mb * 2**20
+        # Reading /proc costs ~30 us: look at the memory every few episodes only.
+        too_big = (
+            cfg.recycle_rss_mb
+            and session.episodes % _RSS_EVERY == 0
+            and proc.rss_bytes() > cfg.recycle_rss_mb * 2**20
+        )
         if too_many or too_big:
             self.stats.recycles += 1
             self._drop(session)
@@ -558,6 +602,8 @@ class CoqBackend(Backend):
 
     def _goto(self, session: _Session, proc: CoqIdeTop, node: _Node) -> int:
         """Make ``node`` the document's tip (backtrack + replay); returns its Coq state id."""
+        if session.path and session.path[-1][0] == node.uid:
+            return session.path[-1][1]  # already the tip: the common case, O(1)
         chain = node.chain()
         path = session.path
         keep = 0

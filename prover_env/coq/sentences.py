@@ -35,6 +35,12 @@ FORBIDDEN_TACTICS: frozenset[str] = frozenset(
 
 _BULLET_CHARS = "-+*"
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_']*")
+# One token per match: whitespace (no group), comment start, string start, identifier, a period
+# that ends a sentence (followed by whitespace or the end, not part of ".."), anything else.
+_TOKEN = re.compile(
+    r"""\s+|(\(\*)|(")|([A-Za-z_][A-Za-z0-9_']*)|((?<!\.)\.(?=\s|\Z))|([^\sA-Za-z_"(.]+|[(.])"""
+)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SELECTOR = re.compile(
     r"(?:all|par|!|\[\s*[A-Za-z_][\w']*\s*\]|\d+(?:\s*-\s*\d+)?(?:\s*,\s*\d+(?:\s*-\s*\d+)?)*)\s*:(?!=)"
 )
@@ -69,18 +75,16 @@ def _scan(text: str) -> _Scan:
         at_start = True
 
     while i < n:
-        c = text[i]
-        if c == "(" and text.startswith("(*", i):
+        m = _TOKEN.match(text, i)
+        kind = m.lastindex  # type: ignore[union-attr]
+        if kind is None:  # whitespace
+            i = m.end()  # type: ignore[union-attr]
+            continue
+        if kind == 1:  # comment
             i = _skip_comment(text, i)
             continue
-        if c.isspace():
-            i += 1
-            continue
-        if c == '"':
-            i = _skip_string(text, i)
-            at_start = False
-            continue
         if at_start:
+            c = text[i]
             if c in _BULLET_CHARS:
                 j = i
                 while j < n and text[j] == c:
@@ -96,25 +100,26 @@ def _scan(text: str) -> _Scan:
                 flush(i + 1)
                 i += 1
                 continue
-            m = _SELECTOR.match(text, i)
-            if m and text[m.end() :].lstrip().startswith("{"):
-                k = text.index("{", m.end())
+            sel = _SELECTOR.match(text, i)
+            if sel and text[sel.end() :].lstrip().startswith("{"):
+                k = text.index("{", sel.end())
                 start = i
                 flush(k + 1)
                 i = k + 1
                 continue
-        m = _IDENT.match(text, i)
-        if m:
-            idents.append(m.group())
+        if kind == 2:  # string
+            i = _skip_string(text, i)
             at_start = False
-            i = m.end()
-            continue
-        if c == "." and (i + 1 >= n or text[i + 1].isspace()) and not text.startswith("..", i - 1):
+        elif kind == 3:  # identifier
+            idents.append(m.group(3))  # type: ignore[union-attr]
+            at_start = False
+            i = m.end()  # type: ignore[union-attr]
+        elif kind == 4:  # a period that ends the sentence
             flush(i + 1)
             i += 1
-            continue
-        at_start = False
-        i += 1
+        else:
+            at_start = False
+            i = m.end()  # type: ignore[union-attr]
     return _Scan(sentences, idents, text[start:].strip())
 
 
@@ -171,6 +176,9 @@ def split_sentences(text: str) -> list[str]:
 
 
 def strip_comments(sentence: str) -> str:
+    """``sentence`` without its comments (strings kept), stripped."""
+    if "(*" not in sentence:
+        return sentence.strip()
     out: list[str] = []
     i = 0
     while i < len(sentence):
@@ -219,8 +227,8 @@ def check_tactic(
             f"action is {len(action)} characters long, over the limit of {max_chars} "
             "(max_tactic_chars)"
         )
-    bad = sorted({f"U+{ord(ch):04X}" for ch in action if ord(ch) < 32 and ch not in "\t\n\r"})
-    if bad or "\x7f" in action:
+    if _CONTROL.search(action):
+        bad = sorted({f"U+{ord(ch):04X}" for ch in _CONTROL.findall(action)})
         raise GuardError(f"control characters are not allowed in tactics: {', '.join(bad)}")
     scan = _scan(action)
     sentences = list(scan.sentences)
