@@ -2,15 +2,16 @@
 
 Prints:
   * median ``env.step`` latency over the raw ``coqidetop`` latency for the same tactics
-    (raw = a bare pipe client: write the XML call, read bytes up to ``</value>``; goal <= 1.25);
+    (goal <= 1.25). The env and three bare clients (Add then Goal; Add+Goal in one write;
+    ``coqtop -emacs``) take the same tactics in lockstep, in rotating order, so that the
+    machine's drift hits all of them alike;
   * ``env.reset`` latency over a cold start with the same imports (goal >= 20x faster);
   * start-up time and resident memory per prover process;
-  * the cost of going back: running a tactic from an ancestor state, and switching branches
+  * the cost of going back: a tactic from an ancestor state, and switching branches
     (backtrack + replay);
-  * the same tactics through ``coqtop -emacs`` (the other protocol we could have used);
-  * ``verify`` (re-check with Qed + Print Assumptions).
+  * the finishing step, which includes ``verify`` (Qed + Print Assumptions).
 
-Usage: python bench/env_overhead.py [--reps 5] [--json out.json]
+Usage: python bench/env_overhead.py [--reps 10] [--json out.json]
 """
 
 from __future__ import annotations
@@ -201,69 +202,78 @@ def main() -> None:
     resets: list[float] = []
     verify: list[float] = []
 
-    def run_raw(statement: str, tactics: list[str], pipelined: bool = False) -> list[float]:
-        raw.edit_at(header_sid)
-        raw.add(statement)
+    piped = RawIdeTop()  # a second bare client that pipelines Add+Goal, as the env does
+    for sentence in header:
+        piped.add(sentence)
+    piped.goal()
+    piped_header = piped.sid
+
+    def raw_step(tactic: str) -> float:
+        t = time.perf_counter()
+        raw.add(tactic)
         raw.goal()
-        times = []
-        for tactic in tactics[:-1]:
-            t = time.perf_counter()
-            if pipelined:
-                raw.add_goal(tactic)
-            else:
-                raw.add(tactic)
-                raw.goal()
-            times.append(time.perf_counter() - t)
-        return times
+        return time.perf_counter() - t
 
-    def run_env(theorem: Theorem, tactics: list[str]) -> list[float]:
+    def piped_step(tactic: str) -> float:
         t = time.perf_counter()
-        env.reset(options={"theorem": theorem.name})
-        resets.append(time.perf_counter() - t)
-        times = []
-        for tactic in tactics[:-1]:
-            t = time.perf_counter()
-            _, _, _, _, info = env.step(tactic)
-            times.append(time.perf_counter() - t)
-            if info["error"]:
-                raise RuntimeError(f"{tactic}: {info['error']}")
-        t = time.perf_counter()
-        _, reward, _, _, info = env.step(tactics[-1])
-        verify.append(time.perf_counter() - t)
-        if reward != 1.0:
-            raise RuntimeError(f"{theorem.name} not proved: {info}")
-        return times
+        piped.add_goal(tactic)
+        return time.perf_counter() - t
 
-    paired: list[float] = []
-    piped_steps: list[float] = []
-    for rep in range(args.reps):
-        for (statement, tactics), theorem in zip(EPISODES, theorems, strict=True):
-            # alternate which side goes first, so that neither profits from a warm cache
-            if rep % 2:
-                e, r = run_env(theorem, tactics), run_raw(statement, tactics)
-            else:
-                r, e = run_raw(statement, tactics), run_env(theorem, tactics)
-            raw_steps += r
-            env_steps += e
-            piped_steps.extend(run_raw(statement, tactics, pipelined=True))
-            paired += [a / b for a, b in zip(e, r, strict=True)]
-    env.close()
-    raw.close()
-
-    # coqtop -emacs, same tactics (for the protocol choice)
     top = RawCoqtop()
     for sentence in header:
         top.send(sentence)
     top_steps: list[float] = []
-    for _ in range(args.reps):
-        for statement, tactics in EPISODES:
+
+    def top_step(tactic: str) -> float:
+        t = time.perf_counter()
+        top.send(tactic)
+        return time.perf_counter() - t
+
+    def env_step(tactic: str) -> float:
+        t = time.perf_counter()
+        _, _, _, _, info = env.step(tactic)
+        elapsed = time.perf_counter() - t
+        if info["error"]:
+            raise RuntimeError(f"{tactic}: {info['error']}")
+        return elapsed
+
+    paired: list[float] = []
+    piped_steps: list[float] = []
+    # Lockstep: the three clients take the same tactic one after the other (rotating who goes
+    # first), so that the machine's drift over milliseconds hits them alike.
+    for rep in range(args.reps):
+        for (statement, tactics), theorem in zip(EPISODES, theorems, strict=True):
+            raw.edit_at(header_sid)
+            raw.add(statement)
+            raw.goal()
+            piped.edit_at(piped_header)
+            piped.add(statement)
+            piped.goal()
             top.send(statement)
-            for tactic in tactics[:-1]:
-                t = time.perf_counter()
-                top.send(tactic)
-                top_steps.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            env.reset(options={"theorem": theorem.name})
+            resets.append(time.perf_counter() - t)
+            for i, tactic in enumerate(tactics[:-1]):
+                runners = [
+                    (raw_steps, raw_step),
+                    (piped_steps, piped_step),
+                    (top_steps, top_step),
+                    (env_steps, env_step),
+                ]
+                k = (i + rep) % len(runners)
+                for sink, run in runners[k:] + runners[:k]:
+                    sink.append(run(tactic))
+                paired.append(env_steps[-1] / raw_steps[-1])
             top.send("Abort.")
+            t = time.perf_counter()
+            _, reward, _, _, info = env.step(tactics[-1])
+            verify.append(time.perf_counter() - t)
+            if reward != 1.0:
+                raise RuntimeError(f"{theorem.name} not proved: {info}")
+    piped.close()
     top.close()
+    env.close()
+    raw.close()
 
     # Going back: from an ancestor (Edit_at only) and across branches (Edit_at + replay).
     with CoqBackend() as coq:

@@ -50,7 +50,8 @@ def run_demo(args: argparse.Namespace) -> int:
                         if info["error"]
                         else f"{info['num_goals']} goal(s) left"
                     )
-                    print(f"  > {action:<12} {outcome}  ({info['elapsed'] * 1000:.1f} ms)")
+                    checked = ", incl. the kernel check" if info.get("verdict") else ""
+                    print(f"  > {action:<12} {outcome}  ({info['elapsed'] * 1000:.1f} ms{checked})")
                 if terminated or truncated:
                     verdict = info.get("verdict")
                     break
