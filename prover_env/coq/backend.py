@@ -18,6 +18,7 @@ How it works, top to bottom:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import itertools
@@ -62,6 +63,7 @@ REALS_AXIOMS: frozenset[str] = frozenset(
 )
 
 _T = TypeVar("_T")
+_check_cached = functools.lru_cache(maxsize=4096)(check_tactic)  # policies repeat tactics
 _RSS_EVERY = 8  # episodes between two looks at a process's memory
 _THEOREM_NAME = re.compile(
     r"^\s*(?:Theorem|Lemma|Fact|Remark|Corollary|Proposition|Property|Example)\s+([A-Za-z_][\w']*)"
@@ -248,6 +250,12 @@ class CoqBackend(Backend):
         config = config or CoqConfig()
         if overrides:
             config = CoqConfig(**{**config.__dict__, **overrides})  # type: ignore[arg-type]
+        config = dataclasses.replace(
+            config,
+            allowed_axioms=frozenset(config.allowed_axioms),
+            forbidden_tactics=frozenset(config.forbidden_tactics),
+            args=tuple(config.args),
+        )
         self.config = config
         self.executable = find_coqidetop(config.coqidetop)
         self.stats = BackendStats()
@@ -255,7 +263,6 @@ class CoqBackend(Backend):
         self._sessions: OrderedDict[tuple[str, ...], _Session] = OrderedDict()
         self._live: weakref.WeakSet[_Node] = weakref.WeakSet()
         self._header_cache: dict[str, tuple[str, ...]] = {}
-        self._check_cached = functools.lru_cache(maxsize=4096)(self._check)
         self._closed = False
         self._finalizer = weakref.finalize(self, CoqBackend._kill_all, self._sessions)
 
@@ -303,10 +310,14 @@ class CoqBackend(Backend):
         if isinstance(state, ProofFinished):
             return TacticError("the proof is already finished: no goals remain", False, True)
         try:
-            if isinstance(tactic, str) and len(tactic) <= 512:
-                sentences = self._check_cached(tactic)  # policies repeat their tactics
-            else:
-                sentences = self._check(tactic)
+            check = (
+                _check_cached if isinstance(tactic, str) and len(tactic) <= 512 else check_tactic
+            )
+            sentences = check(
+                tactic,
+                max_chars=self.config.max_tactic_chars,
+                forbidden=self.config.forbidden_tactics,
+            )
         except GuardError as e:
             return TacticError(str(e), rejected_by_guard=True)
         limit = self.config.timeout if timeout is None else timeout
@@ -443,11 +454,6 @@ class CoqBackend(Backend):
             key = (*prelude, *split_sentences(theorem.header))
             self._header_cache[theorem.header] = key
         return key
-
-    def _check(self, tactic: str) -> tuple[str, ...]:
-        return check_tactic(
-            tactic, max_chars=self.config.max_tactic_chars, forbidden=self.config.forbidden_tactics
-        )
 
     def _session(self, theorem: Theorem) -> _Session:
         if self._closed:
