@@ -37,6 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
         "doctor", help="report which prover backends work here and how to fix the rest"
     )
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
+    doctor.add_argument(
+        "--lean-project",
+        default=None,
+        metavar="PATH",
+        help="Lean project to check (default: $PROVER_GYM_LEAN_PROJECT, else the current "
+        "directory if it has a lakefile)",
+    )
 
     play = sub.add_parser("play", help="step through a theorem interactively, typing tactics")
     play.add_argument("theorem", nargs="?", default=None, help="theorem name (default: sampled)")

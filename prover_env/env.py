@@ -35,22 +35,37 @@ def make_backend(name: str, **kwargs: Any) -> Backend:
         from prover_env.coq.backend import CoqBackend
 
         return CoqBackend(**kwargs)
-    raise ValueError(f"unknown backend {name!r}: use 'coq' (Lean backends: see the README)")
+    if name in ("lean", "lean4", "lean-repl"):
+        from prover_env.lean.backend import LeanReplBackend
+
+        return LeanReplBackend(**kwargs)
+    if name in ("leandojo", "lean-dojo"):
+        from prover_env.lean.dojo import LeanDojoBackend
+
+        return LeanDojoBackend(**kwargs)
+    raise ValueError(f"unknown backend {name!r}: use 'coq', 'lean' or 'leandojo'")
 
 
-def _as_theorems(theorems: Sequence[Theorem | str] | None) -> list[Theorem]:
-    from prover_env.suites import builtin_coq_theorems, parse_coq_source
+def _as_theorems(theorems: Sequence[Theorem | str] | None, language: str) -> list[Theorem]:
+    if language == "lean4":
+        from prover_env.lean.suites import builtin_lean_theorems as builtin
+        from prover_env.lean.suites import parse_lean_source as parse
+    else:
+        from prover_env.suites import builtin_coq_theorems as builtin
+        from prover_env.suites import parse_coq_source as parse
 
     if theorems is None:
-        return builtin_coq_theorems()
+        return builtin()
     out: list[Theorem] = []
     for item in theorems:
         if isinstance(item, Theorem):
+            if item.language != language:
+                raise ValueError(f"theorem {item.name} is {item.language}, the backend {language}")
             out.append(item)
         elif isinstance(item, str):
-            found = parse_coq_source(item)
+            found = parse(item)
             if not found:
-                raise ValueError(f"no Theorem/Lemma statement found in {item[:80]!r}")
+                raise ValueError(f"no theorem statement found in {item[:80]!r}")
             out.extend(found)
         else:
             raise TypeError(f"theorems must be Theorem objects or Coq source, not {type(item)}")
@@ -66,9 +81,11 @@ class ProverEnv(gym.Env[str, str]):
     """A theorem prover as a Gymnasium environment.
 
     Args:
-        theorems: Theorems to sample from: :class:`Theorem` objects or Coq source strings
-            (each may hold several theorems). ``None``: the built-in theorems.
-        backend: ``"coq"`` or a :class:`Backend` instance (shared, not closed by the env).
+        theorems: Theorems to sample from: :class:`Theorem` objects or source strings in the
+            backend's language (each may hold several theorems). ``None``: the built-in
+            theorems of that language.
+        backend: ``"coq"``, ``"lean"`` or a :class:`Backend` instance (shared, not closed by
+            the env).
         max_steps: Steps before ``truncated``.
         step_penalty: Subtracted from the reward on every step.
         tactic_timeout: Seconds per action (``None``: the backend's default).
@@ -97,7 +114,16 @@ class ProverEnv(gym.Env[str, str]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}")
         if max_steps < 1:
             raise ValueError("max_steps must be at least 1")
-        self.theorems = _as_theorems(theorems)
+        language = (
+            (
+                "lean4"
+                if backend in ("lean", "lean4", "lean-repl", "leandojo", "lean-dojo")
+                else "coq"
+            )
+            if isinstance(backend, str)
+            else backend.language
+        )
+        self.theorems = _as_theorems(theorems, language)
         self._by_name = {t.name: t for t in self.theorems}
         self.unusable: dict[str, str] = {}
         self.max_steps = max_steps

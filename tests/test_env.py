@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import time
 
@@ -138,13 +139,17 @@ def test_coq_source_strings_as_theorems_and_undo() -> None:
 
 @pytest.mark.parametrize("env_id", sorted(prover_env.ENV_IDS))
 def test_check_env_on_every_registered_id(env_id: str) -> None:
-    if "MiniF2F" in env_id:
-        needs_minif2f.args  # noqa: B018
-        from conftest import minif2f_available
+    from conftest import minif2f_available
 
-        if not minif2f_available():
-            pytest.skip("MiniF2F data not found")
-    env = gym.make(env_id)
+    kwargs = {}
+    if "Lean" in env_id:
+        # check_env steps random actions: only a real Lean can answer them (no replay).
+        if shutil.which("lake") is None or not os.environ.get("PROVER_GYM_LEAN_PROJECT"):
+            pytest.skip("needs a Lean toolchain and PROVER_GYM_LEAN_PROJECT (a Mathlib project)")
+        kwargs["lean_project"] = os.environ["PROVER_GYM_LEAN_PROJECT"]
+    if "MiniF2F" in env_id and not minif2f_available():
+        pytest.skip("MiniF2F data not found")
+    env = gym.make(env_id, **kwargs)
     try:
         check_env(env.unwrapped, skip_render_check=True)
     finally:
@@ -152,7 +157,19 @@ def test_check_env_on_every_registered_id(env_id: str) -> None:
 
 
 def test_registered_ids_are_all_registered() -> None:
-    assert {"ProverEnv/Coq-v0", "ProverEnv/MiniF2F-Coq-v0"} <= set(gym.registry)
+    ids = {"ProverEnv/Coq-v0", "ProverEnv/MiniF2F-Coq-v0", "ProverEnv/Lean-v0"}
+    assert ids | {"ProverEnv/MiniF2F-Lean-v0"} <= set(gym.registry)
+
+
+def test_lean_envs_build_without_starting_lean() -> None:
+    env = gym.make("ProverEnv/Lean-v0", lean_project="/nonexistent")
+    try:
+        assert env.unwrapped.theorems[0].language == "lean4"
+        assert env.unwrapped._backend is None  # nothing started before reset()
+        with pytest.raises(prover_env.BackendNotAvailableError, match="prover-gym doctor"):
+            env.reset()
+    finally:
+        env.close()
 
 
 def test_sigkill_mid_episode_next_step_works() -> None:
