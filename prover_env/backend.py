@@ -11,10 +11,53 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from types import TracebackType
+from typing import TypeVar
 
 from prover_env.types import ProofFinished, ProofState, TacticResult, Theorem, Verdict
 
-__all__ = ["Backend"]
+__all__ = ["Backend", "StateNode", "node_of"]
+
+
+class StateNode:
+    """Base of a backend's proof-tree node: the state a ``ProofState`` handle points to.
+
+    A node knows the backend that made it, its theorem and its parent; a backend adds what it
+    needs to rebuild the state (sentences, prover ids). The caller's ``ProofState`` owns its
+    node, so a state nobody holds is garbage.
+    """
+
+    __slots__ = ("__weakref__", "backend", "parent", "theorem", "uid")
+
+    def __init__(self, uid: int, backend: int, theorem: Theorem, parent: StateNode | None) -> None:
+        self.uid, self.backend, self.theorem, self.parent = uid, backend, theorem, parent
+
+    def chain(self) -> list[StateNode]:
+        """Nodes from the episode's root down to this one."""
+        out: list[StateNode] = []
+        node: StateNode | None = self
+        while node is not None:
+            out.append(node)
+            node = node.parent
+        out.reverse()
+        return out
+
+
+_N = TypeVar("_N", bound=StateNode)
+
+
+def node_of(state: ProofState | ProofFinished, backend_id: int, kind: type[_N]) -> _N:
+    """The node behind ``state``, checking that backend ``backend_id`` made it.
+
+    Raises:
+        ValueError: ``state`` comes from another backend (or is not a backend's state).
+    """
+    node = getattr(state, "_handle", None)
+    if not isinstance(node, kind) or node.backend != backend_id:
+        raise ValueError(
+            "this state was not made by this backend: pass a ProofState returned by its "
+            "start() or run_tactic()"
+        )
+    return node
 
 
 class Backend(abc.ABC):

@@ -27,9 +27,9 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TypeVar, cast
 
-from prover_env.backend import Backend
+from prover_env.backend import Backend, StateNode, node_of
 from prover_env.coq.idetop import CoqIdeTop, Reply, find_coqidetop, richpp_text
 from prover_env.coq.sentences import FORBIDDEN_TACTICS, GuardError, check_tactic, split_sentences
 from prover_env.error import (
@@ -108,19 +108,10 @@ class CoqConfig:
     args: tuple[str, ...] = ()
 
 
-class _Node:
+class _Node(StateNode):
     """A state in the caller's proof tree: the sentences that lead to it from its parent."""
 
-    __slots__ = (
-        "__weakref__",
-        "backend",
-        "braces",
-        "parent",
-        "proof",
-        "sentences",
-        "theorem",
-        "uid",
-    )
+    __slots__ = ("braces", "proof", "sentences")
 
     def __init__(
         self,
@@ -130,25 +121,13 @@ class _Node:
         parent: _Node | None,
         sentences: tuple[str, ...],
     ) -> None:
-        self.uid = uid
-        self.backend = backend
-        self.theorem = theorem
-        self.parent = parent
+        super().__init__(uid, backend, theorem, parent)
+        self.parent: _Node | None = parent
         self.sentences = sentences
         self.proof: tuple[str, ...] = (*parent.proof, *sentences) if parent else ()
         # Open '{' blocks: with all goals solved inside one, the proof is not finished yet.
         opened = sum(s.endswith("{") for s in sentences) - sentences.count("}")
         self.braces: int = (parent.braces if parent else 0) + (opened if parent else 0)
-
-    def chain(self) -> list[_Node]:
-        """Nodes from the episode's root (the statement) down to this one."""
-        out: list[_Node] = []
-        node: _Node | None = self
-        while node is not None:
-            out.append(node)
-            node = node.parent
-        out.reverse()
-        return out
 
 
 @dataclass
@@ -470,7 +449,7 @@ class CoqBackend(Backend):
         while len(self._sessions) >= max(1, self.config.max_processes):
             _, old = self._sessions.popitem(last=False)
             if old.proc:
-                old.proc.kill()
+                old.proc.close()
         session = _Session(key)
         self._sessions[key] = session
         return session
@@ -495,10 +474,10 @@ class CoqBackend(Backend):
             if reply is None:
                 reply = proc.goal(cfg.startup_timeout)
         except ProverError:
-            proc.kill()
+            proc.close()
             raise
         if not reply.ok:
-            proc.kill()
+            proc.close()
             del self._sessions[session.header]
             raise TheoremError(theorem.name, f"its header does not load: {reply.error}")
         session.proc, session.header_sid, session.path, session.episodes = proc, sid, [], 0
@@ -522,7 +501,7 @@ class CoqBackend(Backend):
     def _drop(self, session: _Session, failure: bool = False) -> None:
         """Kill the session's process; its states replay on the next use."""
         if session.proc is not None:
-            session.proc.kill()
+            session.proc.close()
         session.proc, session.path = None, []
         if failure:
             self.stats.restarts_after_failure += 1
@@ -546,7 +525,7 @@ class CoqBackend(Backend):
     def _kill_all(sessions: OrderedDict[tuple[str, ...], _Session]) -> None:
         for session in sessions.values():
             if session.proc is not None:
-                session.proc.kill()
+                session.proc.close()
                 session.proc = None
             session.path = []
 
@@ -569,13 +548,7 @@ class CoqBackend(Backend):
         return node
 
     def _node_of(self, state: ProofState | ProofFinished) -> _Node:
-        node = getattr(state, "_handle", None)
-        if not isinstance(node, _Node) or node.backend != self._id:
-            raise ValueError(
-                "this state was not made by this backend: pass a ProofState returned by its "
-                "start() or run_tactic()"
-            )
-        return node
+        return node_of(state, self._id, _Node)
 
     @staticmethod
     def _add_all(proc: CoqIdeTop, sentences: Sequence[str], sid: int) -> tuple[Reply | None, int]:
@@ -610,7 +583,7 @@ class CoqBackend(Backend):
         """Make ``node`` the document's tip (backtrack + replay); returns its Coq state id."""
         if session.path and session.path[-1][0] == node.uid:
             return session.path[-1][1]  # already the tip: the common case, O(1)
-        chain = node.chain()
+        chain = cast("list[_Node]", node.chain())
         path = session.path
         keep = 0
         for (uid, _), n in zip(path, chain, strict=False):

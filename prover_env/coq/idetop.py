@@ -15,13 +15,12 @@ import re
 import select
 import shutil
 import signal
-import subprocess
-import tempfile
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
+from prover_env._process import PipeProcess
 from prover_env.error import BackendNotAvailableError, ProverCrashedError, ProverTimeoutError
 
 __all__ = ["CoqIdeTop", "Reply", "find_coqidetop", "richpp_text"]
@@ -112,7 +111,7 @@ def _add_xml(sentence: str, state_id: int) -> bytes:
     ).encode()
 
 
-class CoqIdeTop:
+class CoqIdeTop(PipeProcess):
     """A live ``coqidetop`` process.
 
     Args:
@@ -123,6 +122,8 @@ class CoqIdeTop:
         protocol_timeout: Time limit of the calls that do no proof work (``Add`` only parses,
             ``Edit_at`` backtracks).
     """
+
+    label = "coqidetop"
 
     def __init__(
         self,
@@ -135,22 +136,11 @@ class CoqIdeTop:
         self.executable = executable
         self.interrupt_grace = interrupt_grace
         self.protocol_timeout = protocol_timeout
-        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the process)
         cmd = [executable, "-main-channel", "stdfds", "-async-proofs", "off", "-q", *args]
         try:
-            self._proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=self._stderr,
-                start_new_session=True,
-                bufsize=0,
-            )
+            self._spawn(cmd)
         except OSError as e:
             raise BackendNotAvailableError(f"cannot start {executable}: {e}") from e
-        self.pid = self._proc.pid
-        self._out = self._proc.stdout.fileno()  # type: ignore[union-attr]
-        self._in = self._proc.stdin.fileno()  # type: ignore[union-attr]
         self._poll = select.poll()
         self._poll.register(self._out, select.POLLIN | select.POLLHUP | select.POLLERR)
         self._buf = b""
@@ -163,21 +153,6 @@ class CoqIdeTop:
         self.root_state = reply.state_id or 1
 
     # -- low level -----------------------------------------------------------------------
-
-    @property
-    def alive(self) -> bool:
-        """Whether the process is still running."""
-        return self._proc.poll() is None
-
-    def stderr_tail(self, limit: int = 2000) -> str:
-        """The end of what the process wrote to stderr."""
-        try:
-            self._stderr.seek(0, os.SEEK_END)
-            size = self._stderr.tell()
-            self._stderr.seek(max(0, size - limit))
-            return self._stderr.read().decode(errors="replace")
-        except (OSError, ValueError):
-            return ""
 
     def _take_reply(self) -> Reply | None:
         """Split the first complete reply off the buffer, if there is one.
@@ -265,14 +240,6 @@ class CoqIdeTop:
             self._absorb_interrupt()
         return reply
 
-    def _write(self, data: bytes) -> None:
-        view = memoryview(data)
-        try:
-            while view:
-                view = view[os.write(self._in, view) :]
-        except OSError as e:
-            raise ProverCrashedError(f"coqidetop (pid {self.pid}) closed its input: {e}") from e
-
     def _absorb_interrupt(self) -> None:
         self._write(b'<call val="Status"><bool val="false"/></call>')
         self._read_reply(time.monotonic() + self.interrupt_grace)
@@ -312,29 +279,3 @@ class CoqIdeTop:
         )
 
     # -- lifecycle -------------------------------------------------------------------------
-
-    def rss_bytes(self) -> int:
-        """Resident memory of the process (0 when unknown)."""
-        try:
-            with open(f"/proc/{self.pid}/statm") as f:
-                return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, ValueError, IndexError):
-            return 0
-
-    def kill(self) -> None:
-        """Kill the process and its whole process group; reap it. Safe to call twice."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)
-        with contextlib.suppress(ProcessLookupError):
-            self._proc.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self._proc.wait(timeout=10)
-        for stream in (self._proc.stdin, self._proc.stdout):
-            try:
-                if stream is not None:
-                    stream.close()
-            except OSError:
-                pass
-        self._stderr.close()
-
-    close = kill

@@ -27,7 +27,7 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from prover_env.backend import Backend
+from prover_env.backend import Backend, StateNode, node_of
 from prover_env.error import (
     ProverCrashedError,
     ProverError,
@@ -35,7 +35,12 @@ from prover_env.error import (
     ProverTimeoutError,
     TheoremError,
 )
-from prover_env.lean.guard import LeanGuardError, check_lean_tactic, parse_print_axioms
+from prover_env.lean.guard import (
+    LeanGuardError,
+    check_lean_tactic,
+    guard_action,
+    parse_print_axioms,
+)
 from prover_env.lean.repl import LeanRepl, ReplProtocolError, ReplResponse
 from prover_env.types import ProofFinished, ProofState, TacticError, TacticResult, Theorem, Verdict
 
@@ -82,15 +87,16 @@ class LeanConfig:
     pickle_headers: bool = True
 
 
-class _Node:
+class _Node(StateNode):
     """A state in the caller's proof tree; ``ps`` is valid in process ``generation``."""
 
-    __slots__ = ("__weakref__", "backend", "generation", "parent", "proof", "ps", "theorem", "uid")
+    __slots__ = ("generation", "proof", "ps")
 
     def __init__(
         self, uid: int, backend: int, theorem: Theorem, parent: _Node | None, tactic: str | None
     ) -> None:
-        self.uid, self.backend, self.theorem, self.parent = uid, backend, theorem, parent
+        super().__init__(uid, backend, theorem, parent)
+        self.parent: _Node | None = parent
         self.proof: tuple[str, ...] = (*parent.proof, tactic) if parent and tactic else ()
         self.ps = -1
         self.generation = -1
@@ -150,14 +156,13 @@ class LeanReplBackend(Backend):
         node = self._node_of(state)
         if isinstance(state, ProofFinished):
             return TacticError("the proof is already finished: no goals remain", False, True)
-        try:
-            text = check_lean_tactic(
-                tactic,
-                max_chars=self.config.max_tactic_chars,
-                allow_native_decide=self.config.allow_native_decide,
-            )
-        except LeanGuardError as e:
-            return TacticError(str(e), rejected_by_guard=True)
+        text = guard_action(
+            tactic,
+            max_chars=self.config.max_tactic_chars,
+            allow_native_decide=self.config.allow_native_decide,
+        )
+        if isinstance(text, TacticError):
+            return text
         limit = self.config.timeout if timeout is None else timeout
         repl = self._with_restart(lambda: self._realized(node))
         try:
@@ -322,13 +327,7 @@ class LeanReplBackend(Backend):
         return int.from_bytes(h.digest(), "little") & ((1 << 63) - 1)
 
     def _node_of(self, state: ProofState | ProofFinished) -> _Node:
-        node = getattr(state, "_handle", None)
-        if not isinstance(node, _Node) or node.backend != self._id:
-            raise ValueError(
-                "this state was not made by this backend: pass a ProofState returned by its "
-                "start() or run_tactic()"
-            )
-        return node
+        return node_of(state, self._id, _Node)
 
     def _open(self, node: _Node) -> ReplResponse:
         """Run ``STATEMENT := by sorry`` in a live process; set the node's proof state."""

@@ -62,9 +62,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from prover_env.backend import Backend
+from prover_env.backend import Backend, StateNode, node_of
 from prover_env.error import (
     BackendNotAvailableError,
     ProverCrashedError,
@@ -87,7 +87,7 @@ from prover_env.lean.dojo_refs import (
     map_dojo_result,
     parse_dojo_theorem,
 )
-from prover_env.lean.guard import LeanGuardError, check_lean_tactic
+from prover_env.lean.guard import LeanGuardError, check_lean_tactic, guard_action
 from prover_env.types import ProofFinished, ProofState, TacticError, TacticResult, Theorem, Verdict
 
 __all__ = [
@@ -162,22 +162,10 @@ class _DojoTimeout(Exception):
     """A call ran past its time limit; the Lean process must be restarted."""
 
 
-class _Node:
+class _Node(StateNode):
     """A state in the caller's proof tree, and its LeanDojo state in one Dojo generation."""
 
-    __slots__ = (
-        "__weakref__",
-        "backend",
-        "generation",
-        "num_goals",
-        "parent",
-        "proof",
-        "raw",
-        "ref",
-        "tactic",
-        "theorem",
-        "uid",
-    )
+    __slots__ = ("generation", "num_goals", "proof", "raw", "ref", "tactic")
 
     def __init__(
         self,
@@ -191,11 +179,9 @@ class _Node:
         raw: Any,
         generation: int,
     ) -> None:
-        self.uid = uid
-        self.backend = backend
+        super().__init__(uid, backend, theorem, parent)
+        self.parent: _Node | None = parent
         self.ref = ref
-        self.theorem = theorem
-        self.parent = parent
         self.tactic = tactic
         self.proof: tuple[str, ...] = (
             (*parent.proof, tactic) if parent is not None and tactic is not None else ()
@@ -203,16 +189,6 @@ class _Node:
         self.num_goals = num_goals
         self.raw = raw
         self.generation = generation
-
-    def chain(self) -> list[_Node]:
-        """Nodes from the theorem's initial state down to this one."""
-        out: list[_Node] = []
-        node: _Node | None = self
-        while node is not None:
-            out.append(node)
-            node = node.parent
-        out.reverse()
-        return out
 
 
 @dataclass
@@ -450,14 +426,13 @@ class LeanDojoBackend(Backend):
         node = self._node_of(state)
         if isinstance(state, ProofFinished):
             return TacticError("the proof is already finished: no goals remain", False, True)
-        try:
-            text = check_lean_tactic(
-                tactic,
-                max_chars=self.config.max_tactic_chars,
-                allow_native_decide=self.config.allow_native_decide,
-            )
-        except LeanGuardError as e:
-            return TacticError(str(e), rejected_by_guard=True)
+        text = guard_action(
+            tactic,
+            max_chars=self.config.max_tactic_chars,
+            allow_native_decide=self.config.allow_native_decide,
+        )
+        if isinstance(text, TacticError):
+            return text
         limit = self.config.timeout if timeout is None else float(timeout)
         session = self._session(node.ref)
         self.stats.tactics += 1
@@ -822,7 +797,7 @@ class LeanDojoBackend(Backend):
     def _raw_of(self, session: _Session, node: _Node) -> Any:
         """The LeanDojo state of ``node`` in the session's current Dojo, replaying the node's
         tactics from the initial state when the Dojo was restarted since it was made."""
-        chain = node.chain()
+        chain = cast("list[_Node]", node.chain())
         raw: Any = None
         for n in chain:
             if n.generation == session.generation and n.raw is not None:
@@ -894,10 +869,4 @@ class LeanDojoBackend(Backend):
         return int.from_bytes(h.digest(), "little") & ((1 << 63) - 1)
 
     def _node_of(self, state: ProofState | ProofFinished) -> _Node:
-        node = getattr(state, "_handle", None)
-        if not isinstance(node, _Node) or node.backend != self._id:
-            raise ValueError(
-                "this state was not made by this backend: pass a ProofState returned by its "
-                "start() or run_tactic()"
-            )
-        return node
+        return node_of(state, self._id, _Node)

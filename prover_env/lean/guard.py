@@ -13,7 +13,9 @@ import textwrap
 import unicodedata
 from collections.abc import Sequence
 
-__all__ = ["LeanGuardError", "check_lean_tactic", "parse_print_axioms"]
+from prover_env.types import TacticError
+
+__all__ = ["LeanGuardError", "check_lean_tactic", "guard_action", "parse_print_axioms"]
 
 
 class LeanGuardError(ValueError):
@@ -194,6 +196,17 @@ def check_lean_tactic(
                 "kernel (Lean.ofReduceBool); allow it with allow_native_decide=True"
             )
     return textwrap.dedent(action.strip("\n")).rstrip()
+
+
+def guard_action(tactic: str, *, max_chars: int, allow_native_decide: bool) -> str | TacticError:
+    """:func:`check_lean_tactic` for a backend's ``run_tactic``: the text to send, or the
+    :class:`~prover_env.types.TacticError` to return (``rejected_by_guard=True``)."""
+    try:
+        return check_lean_tactic(
+            tactic, max_chars=max_chars, allow_native_decide=allow_native_decide
+        )
+    except LeanGuardError as e:
+        return TacticError(str(e), rejected_by_guard=True)
 
 
 _AXIOMS = re.compile(r"'([^']+)' depends on axioms: \[([^\]]*)\]")

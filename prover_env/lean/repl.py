@@ -16,18 +16,15 @@ command, so a time limit kills the process (the caller restarts it).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import select
-import signal
-import subprocess
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from prover_env._process import PipeProcess
 from prover_env.error import (
     BackendNotAvailableError,
     ProverCrashedError,
@@ -249,7 +246,7 @@ def _frame(request: Mapping[str, Any]) -> bytes:
     return json.dumps(request, ensure_ascii=False).encode() + b"\n\n"
 
 
-class LeanRepl:
+class LeanRepl(PipeProcess):
     """A ``lake exe repl`` process (or anything that speaks its protocol).
 
     Args:
@@ -260,6 +257,8 @@ class LeanRepl:
         memory_limit_mb: Address-space limit of the process (``None``: none).
         env: Extra environment variables.
     """
+
+    label = "the Lean REPL"
 
     def __init__(
         self,
@@ -272,37 +271,21 @@ class LeanRepl:
         self.argv = tuple(command)
         self.timeout = timeout
         self.requests = 0
-        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the process)
         limit = memory_limit_mb
 
         def preexec() -> None:  # pragma: no cover (runs in the child)
-            if limit:
-                import resource
+            import resource
 
-                resource.setrlimit(resource.RLIMIT_AS, (limit * 2**20, limit * 2**20))
+            resource.setrlimit(resource.RLIMIT_AS, (limit * 2**20, limit * 2**20))  # type: ignore[operator]
 
         try:
-            self._proc = subprocess.Popen(
-                self.argv,
-                cwd=cwd,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=self._stderr,
-                start_new_session=True,
-                bufsize=0,
-                env={**os.environ, **(env or {})},
-                preexec_fn=preexec if limit else None,
-            )
+            self._spawn(self.argv, cwd=cwd, env=env or {}, preexec=preexec if limit else None)
         except OSError as e:
-            self._stderr.close()
             raise BackendNotAvailableError(
                 f"cannot start {' '.join(self.argv)} in {cwd or os.getcwd()}: {e}. "
                 "Install Lean (elan) and set up a project with the REPL: `prover-gym doctor` "
                 "prints the steps"
             ) from e
-        self.pid = self._proc.pid
-        self._out = self._proc.stdout.fileno()  # type: ignore[union-attr]
-        self._in = self._proc.stdin.fileno()  # type: ignore[union-attr]
         self._buf = b""
 
     # -- requests ----------------------------------------------------------------------------
@@ -391,12 +374,7 @@ class LeanRepl:
             ReplProtocolError: The answer is not a JSON object.
         """
         self.requests += 1
-        data = memoryview(_frame(request))
-        try:
-            while data:
-                data = data[os.write(self._in, data) :]
-        except OSError as e:
-            raise ProverCrashedError(self._died(f"closed its input ({e})")) from e
+        self._write(_frame(request))
         limit = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + limit
         while True:
@@ -439,47 +417,3 @@ class LeanRepl:
             f"the Lean REPL (pid {self.pid}, `{' '.join(self.argv)}`) {what}"
             f"{'' if code is None else f' with code {code}'}; stderr: {self.stderr_tail()!r}"
         )
-
-    # -- lifecycle -----------------------------------------------------------------------------
-
-    @property
-    def alive(self) -> bool:
-        """Whether the process is still running."""
-        return self._proc.poll() is None
-
-    def stderr_tail(self, limit: int = 2000) -> str:
-        """The end of what the process wrote to stderr."""
-        try:
-            self._stderr.seek(0, os.SEEK_END)
-            size = self._stderr.tell()
-            self._stderr.seek(max(0, size - limit))
-            return self._stderr.read().decode(errors="replace")
-        except (OSError, ValueError):
-            return ""
-
-    def rss_bytes(self) -> int:
-        """Resident memory of the process (0 when unknown)."""
-        try:
-            with open(f"/proc/{self.pid}/statm") as f:
-                return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, ValueError, IndexError):
-            return 0
-
-    def kill(self) -> None:
-        """Kill the process group (``lake`` starts the REPL as a child) and reap it."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)
-        with contextlib.suppress(ProcessLookupError):
-            self._proc.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self._proc.wait(timeout=10)
-        for stream in (self._proc.stdin, self._proc.stdout):
-            with contextlib.suppress(OSError):
-                if stream is not None:
-                    stream.close()
-
-    def close(self) -> None:
-        """Kill the process; release its files. Idempotent."""
-        self.kill()
-        with contextlib.suppress(OSError, ValueError):
-            self._stderr.close()
