@@ -161,6 +161,17 @@ def test_registered_ids_are_all_registered() -> None:
     assert ids | {"ProverEnv/MiniF2F-Lean-v0"} <= set(gym.registry)
 
 
+@needs_minif2f
+def test_minif2f_lean_env_loads_the_suite_without_lean() -> None:
+    env = gym.make("ProverEnv/MiniF2F-Lean-v0", split="valid", lean_project="/nonexistent")
+    try:
+        theorems = env.unwrapped.theorems
+        assert len(theorems) == 244 and all(t.language == "lean4" for t in theorems)
+        assert theorems[0].header.startswith("import Mathlib")
+    finally:
+        env.close()
+
+
 def test_lean_envs_build_without_starting_lean() -> None:
     env = gym.make("ProverEnv/Lean-v0", lean_project="/nonexistent")
     try:

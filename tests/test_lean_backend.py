@@ -106,6 +106,23 @@ def test_broken_process_during_a_tactic(flag: str, tmp_path: Path) -> None:
 
 
 @needs_transcripts
+def test_recycling_restores_kept_states_by_replay() -> None:
+    # the REPL cannot free proof states: past 3 requests the process is replaced
+    lean = LeanReplBackend(
+        command=tuple(replay_command()), timeout=20.0, project=".", recycle_requests=3
+    )
+    with lean:
+        s = lean.start(COMPLEX_AND)
+        states = [s]
+        for tactic in BRANCHING[:2]:
+            states.append(lean.run_tactic(states[-1], tactic))  # type: ignore[arg-type]
+        first = lean.pids()
+        nxt = lean.run_tactic(states[-1], BRANCHING[2])  # type: ignore[arg-type]
+        assert isinstance(nxt, ProofState) and lean.pids() != first
+        assert lean.restarts == 0  # a recycle, not a failure
+
+
+@needs_transcripts
 def test_have_steps_and_kept_states() -> None:
     thm = Theorem("ex", "example (p q : Prop) : p ∧ q → q ∧ p", language="lean4")
     steps = ["intro h", "have hp : p := h.left", "have hq : q := h.right", "apply And.intro"]
