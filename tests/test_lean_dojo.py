@@ -605,7 +605,7 @@ LEAN4_EXAMPLE_COMMIT = os.environ.get(
 def test_real_leandojo_example() -> None:
     """LeanDojo's own example (its getting-started guide): trace, prove, verify, refuse."""
     thm = dojo_theorem(LEAN4_EXAMPLE, LEAN4_EXAMPLE_COMMIT, "Lean4Example.lean", "hello_world")
-    with LeanDojoBackend(timeout=60.0) as backend:
+    with LeanDojoBackend(timeout=60.0, trust_unchecked_axioms=True) as backend:
         s0 = backend.start(thm)
         assert isinstance(s0, ProofState) and s0.num_goals == 1 and "⊢" in s0.goals
         wrong = backend.run_tactic(s0, "exact rfl")

@@ -138,6 +138,11 @@ class LeanDojoConfig:
             with the proof in place) where the installed lean-dojo has it.
         check_lake: Require ``lake`` (elan) at construction; turn off when LeanDojo runs Lean
             in Docker (1.x, ``CONTAINER=docker``).
+        trust_unchecked_axioms: LeanDojo cannot list the axioms a proof uses (a lemma of the
+            traced repository proved by ``sorry`` or resting on a custom ``axiom`` would pass).
+            By default ``verify`` therefore never returns ``ok=True`` (no reward): set this to
+            accept kernel-checked proofs whose axioms were not checked, in repositories you
+            trust, or verify with the Lean REPL backend.
     """
 
     timeout: float = 60.0
@@ -152,6 +157,7 @@ class LeanDojoConfig:
     recycle_tactics: int = 5000
     use_check_proof: bool = True
     check_lake: bool = True
+    trust_unchecked_axioms: bool = False
 
 
 class _DojoCrash(Exception):
@@ -477,21 +483,23 @@ class LeanDojoBackend(Backend):
     def verify(self, theorem: Theorem, proof: str | Sequence[str]) -> Verdict:
         """Re-check a whole proof of ``theorem`` in a fresh Dojo.
 
-        Passes only when (1) the guard accepts every tactic (no ``sorry``, ``admit``,
-        ``native_decide`` unless allowed, ``set_option``, ``axiom``, metaprogramming...), (2) the
-        tactics, replayed in order in a *new* Dojo for the theorem, end in LeanDojo's
-        ``ProofFinished`` (LeanDojo's REPL has then checked, with Lean's elaborator, that the
-        proof term's type is the goal's and that it holds no ``sorry`` and no metavariable, and
-        has had Lean's kernel type-check the term), and (3) where the installed lean-dojo has
-        ``check_proof`` (and ``use_check_proof``), the theorem's file compiles with this proof
-        in place and without a ``sorry`` warning (the kernel then checks the declaration itself
-        against its stated type).
+        The proof is kernel-checked only when (1) the guard accepts every tactic (no ``sorry``,
+        ``admit``, ``native_decide`` unless allowed, ``set_option``, ``axiom``,
+        metaprogramming...), (2) the tactics, replayed in order in a *new* Dojo for the theorem,
+        end in LeanDojo's ``ProofFinished`` (LeanDojo's REPL has then checked, with Lean's
+        elaborator, that the proof term's type is the goal's and that it holds no ``sorry`` and
+        no metavariable, and has had Lean's kernel type-check the term), and (3) where the
+        installed lean-dojo has ``check_proof`` (and ``use_check_proof``), the theorem's file
+        compiles with this proof in place and without a ``sorry`` warning (the kernel then
+        checks the declaration itself against its stated type).
 
         **Limitation: axioms are not checked.** LeanDojo has no way to list the axioms a proof
         depends on, so ``Verdict.axioms`` is empty meaning *unknown*, not *none*; the message of
         an accepting verdict says so. The guard is what keeps the usual escapes out (``sorry``
         shows up as ``ProofGivenUp`` anyway); axioms already used by the repository's own
-        lemmas are invisible here. Use the Lean REPL backend where ``#print axioms`` matters.
+        lemmas are invisible here. So ``ok`` is True only with
+        ``config.trust_unchecked_axioms`` (default False: no reward); use the Lean REPL backend
+        where ``#print axioms`` matters.
 
         Args:
             theorem: A theorem from :func:`dojo_theorem`.
@@ -565,7 +573,7 @@ class LeanDojoBackend(Backend):
         failed = self._check_proof(ref, theorem, checked)
         if failed:
             return Verdict(False, failed, script=script)
-        return Verdict(True, AXIOMS_NOT_CHECKED, (), (), script)
+        return Verdict(self.config.trust_unchecked_axioms, AXIOMS_NOT_CHECKED, (), (), script)
 
     def close(self) -> None:
         """Exit every Dojo this backend entered and kill its Lean processes. Idempotent."""
