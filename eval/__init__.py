@@ -1,4 +1,5 @@
-"""Evaluation for prover-gym (pass@k on suites, parallel on Ray, reports).
+"""Evaluation for prover-gym: pass@k, and running an agent with a search over a suite.
 
-Not implemented yet: this package is reserved by the layout (see the README's roadmap).
+``eval.runner.evaluate`` writes one JSON line per theorem and a summary with pass@k; it
+resumes from a partial results file.
 """
