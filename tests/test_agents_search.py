@@ -114,9 +114,8 @@ def test_automation_baseline_on_minif2f_valid(tmp_path: Path) -> None:
     """The calibration run: at least the 46 valid theorems a single `first [...]` proves."""
     if shutil.which("coqc") is None:
         pytest.skip("coqc not found")
-    config = EvalConfig(
-        budget=SearchConfig(max_expansions=1, candidates=len(AutomationAgent().tactics))
-    )
+    budget = SearchConfig(max_expansions=1, candidates=ALL_AUTOMATION, tactic_timeout=3.0)
+    config = EvalConfig(budget=budget)
     summary = evaluate(load_minif2f_coq("valid"), AutomationAgent(), CoqBackend, config, tmp_path)
     print("automation baseline on MiniF2F-Coq valid:", json.dumps(summary))
     assert summary["proved"] >= 46

@@ -70,7 +70,7 @@ def test_play_interactive_session(
 
 def test_import_is_light() -> None:
     code = (
-        "import sys, prover_env, gymnasium as gym;"
+        "import sys, prover_env, agents, eval.runner, gymnasium as gym;"
         "heavy = [m for m in ('torch', 'ray', 'transformers') if m in sys.modules];"
         "assert not heavy, heavy;"
         "assert 'ProverEnv/Coq-v0' in gym.registry"
