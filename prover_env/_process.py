@@ -14,6 +14,23 @@ from prover_env.error import ProverCrashedError
 __all__ = ["PipeProcess"]
 
 
+def _die_with_parent(then: Callable[[], None] | None) -> Callable[[], None]:
+    """A ``preexec_fn`` asking Linux to SIGKILL the child when its parent dies (a worker killed
+    with SIGKILL leaves no prover behind), then running ``then``."""
+
+    def preexec() -> None:  # pragma: no cover (runs in the child)
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass  # not Linux: close() and the finalizers still reap the process
+        if then is not None:
+            then()
+
+    return preexec
+
+
 class PipeProcess:
     """Base of the prover process wrappers (``coqidetop``, the Lean REPL).
 
@@ -43,7 +60,7 @@ class PipeProcess:
                 start_new_session=True,  # its own process group: kill() reaps the whole tree
                 bufsize=0,
                 env=None if env is None else {**os.environ, **env},
-                preexec_fn=preexec,
+                preexec_fn=_die_with_parent(preexec),
             )
         except OSError:
             self._stderr.close()

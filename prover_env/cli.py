@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--file", default=None, help="a .v file to take theorems from")
     play.add_argument("--timeout", type=float, default=10.0, help="seconds per tactic")
 
+    from prover_env.commands.evaluate import add_eval_parser
+
+    add_eval_parser(sub)
+
     suite = sub.add_parser("suite", help="list a suite's theorems, or check which ones elaborate")
     suite.add_argument("name", help="builtin, minif2f-coq:SPLIT, or a directory/file of .v files")
     suite.add_argument("--data-dir", default=None, help="suite root (default: $PROVER_GYM_DATA)")
@@ -83,6 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from prover_env.commands.play import run_play
 
             return run_play(args)
+        if args.command == "eval":
+            from prover_env.commands.evaluate import run_eval
+
+            return run_eval(args)
         if args.command == "suite":
             from prover_env.commands.suite import run_suite
 

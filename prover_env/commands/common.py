@@ -15,12 +15,17 @@ def load_suite(name: str, data_dir: str | None = None) -> list[Theorem]:
     """Theorems of a suite given on the command line.
 
     Args:
-        name: ``builtin``, ``minif2f-coq:SPLIT`` (``minif2f-coq`` means ``:valid``), a ``.v``
+        name: ``builtin``, ``minif2f-coq:SPLIT`` or ``minif2f-lean:SPLIT`` (no split means
+            ``:valid``), a ``.v``
             file, or a directory holding ``.v`` files (or split folders of them).
         data_dir: Suite root for ``minif2f-coq`` (default: ``$PROVER_GYM_DATA/minif2f-rocq``).
     """
     if name == "builtin":
         return builtin_coq_theorems()
+    if name.split(":", 1)[0] in ("minif2f-lean", "minif2f-lean4"):
+        from prover_env.lean.suites import load_minif2f_lean
+
+        return load_minif2f_lean(name.split(":", 1)[1] if ":" in name else "valid", data_dir)
     if name.split(":", 1)[0] in ("minif2f-coq", "minif2f-rocq"):
         split = name.split(":", 1)[1] if ":" in name else "valid"
         return load_minif2f_coq(split, data_dir)
