@@ -70,13 +70,19 @@ def prove_theorem(
             if res.proved and best is None:
                 best = res
         best = best or results[-1]
+    # Every found proof is checked once more, from scratch, before it is recorded as proved.
+    verdict = backend.verify(theorem, best.proof) if best.proved else None
+    proved = bool(verdict and verdict.ok)
+    if best.proved and not proved:
+        successes = 0  # a proof that does not check again counts for nothing
     return {
         "theorem": theorem.name,
         "split": theorem.split,
-        "proved": bool(best.proved),
-        "proof": list(best.proof),
-        "script": best.verdict.script if best.verdict else None,
-        "axioms": list(best.verdict.axioms) if best.verdict else [],
+        "proved": proved,
+        "proof": list(best.proof) if proved else [],
+        "script": verdict.script if proved and verdict else None,
+        "axioms": list(verdict.axioms) if proved and verdict else [],
+        "reverify_failed": bool(best.proved and not proved),
         "attempts": config.attempts,
         "successes": successes,
         "expansions": sum(r.expansions for r in results),
