@@ -70,20 +70,46 @@ class SearchResult:
 
 @dataclass
 class _Counters:
+    started: float = field(default_factory=time.monotonic)
     expansions: int = 0
     calls: int = 0
     errors: int = 0
     rejected: int = 0
 
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
 
-def _finish(
-    theorem: Theorem, backend: Backend, done: ProofFinished, n: _Counters
-) -> Verdict | None:
-    verdict = backend.verify(theorem, done.proof)
-    if not verdict.ok:
-        n.rejected += 1
+    def result(
+        self,
+        proved: bool,
+        reason: str,
+        proof: tuple[str, ...] = (),
+        verdict: Verdict | None = None,
+    ) -> SearchResult:
+        return SearchResult(
+            proved, proof, self.expansions, self.calls, self.errors, self.elapsed(), reason,
+            verdict, self.rejected,
+        )  # fmt: skip
+
+
+def _step(
+    backend: Backend, theorem: Theorem, state: ProofState, tactic: str, cfg: SearchConfig,
+    n: _Counters,
+) -> ProofState | tuple[ProofFinished, Verdict] | None:  # fmt: skip
+    """Run one tactic and count it: the new state, a verified proof, or None (the tactic was
+    rejected, or the goals closed but ``verify`` refused the proof)."""
+    outcome = backend.run_tactic(state, tactic, cfg.tactic_timeout)
+    n.calls += 1
+    if isinstance(outcome, TacticError):
+        n.errors += 1
         return None
-    return verdict
+    if isinstance(outcome, ProofFinished):
+        verdict = backend.verify(theorem, outcome.proof)
+        if not verdict.ok:
+            n.rejected += 1
+            return None
+        return outcome, verdict
+    return outcome
 
 
 def best_first_search(
@@ -96,7 +122,6 @@ def best_first_search(
     proof, or when the expansion or time budget is spent, or when no state is left.
     """
     cfg = config or SearchConfig()
-    started = time.monotonic()
     n = _Counters()
     try:
         root = backend.start(theorem)
@@ -105,39 +130,25 @@ def best_first_search(
     tie = itertools.count()
     frontier: list[tuple[float, int, int, ProofState]] = [(0.0, next(tie), 0, root)]
     seen = {root.goals}
-
-    def result(proved: bool, reason: str, proof: tuple[str, ...] = (), verdict=None):  # type: ignore[no-untyped-def]
-        return SearchResult(
-            proved, proof, n.expansions, n.calls, n.errors, time.monotonic() - started,
-            reason, verdict, n.rejected,
-        )  # fmt: skip
-
     while frontier:
         if n.expansions >= cfg.max_expansions:
-            return result(False, "budget")
-        if time.monotonic() - started > cfg.time_limit:
-            return result(False, "time")
+            return n.result(False, "budget")
+        if n.elapsed() > cfg.time_limit:
+            return n.result(False, "time")
         neg_score, _, depth, state = heapq.heappop(frontier)
         n.expansions += 1
         candidates: list[Candidate] = propose_batch(agent, [state], cfg.candidates)[0]
         for cand in candidates:
-            if time.monotonic() - started > cfg.time_limit:
-                return result(False, "time")
-            outcome = backend.run_tactic(state, cand.tactic, cfg.tactic_timeout)
-            n.calls += 1
-            if isinstance(outcome, TacticError):
-                n.errors += 1
-                continue
-            if isinstance(outcome, ProofFinished):
-                verdict = _finish(theorem, backend, outcome, n)
-                if verdict is not None:
-                    return result(True, "proved", outcome.proof, verdict)
-                continue
-            if outcome.goals in seen or depth + 1 >= cfg.max_depth:
+            if n.elapsed() > cfg.time_limit:
+                return n.result(False, "time")
+            outcome = _step(backend, theorem, state, cand.tactic, cfg, n)
+            if isinstance(outcome, tuple):
+                return n.result(True, "proved", outcome[0].proof, outcome[1])
+            if outcome is None or outcome.goals in seen or depth + 1 >= cfg.max_depth:
                 continue
             seen.add(outcome.goals)
             heapq.heappush(frontier, (neg_score - cand.score, next(tie), depth + 1, outcome))
-    return result(False, "exhausted")
+    return n.result(False, "exhausted")
 
 
 def sample_proofs(
@@ -157,7 +168,6 @@ def sample_proofs(
     """
     cfg = config or SearchConfig()
     rng = random.Random(seed)
-    started = time.monotonic()
     n = _Counters()
     successes = 0
     found: SearchResult | None = None
@@ -168,7 +178,7 @@ def sample_proofs(
     for _ in range(attempts):
         state: ProofState = root
         for _depth in range(cfg.max_depth):
-            if time.monotonic() - started > cfg.time_limit or n.expansions >= cfg.max_expansions:
+            if n.elapsed() > cfg.time_limit or n.expansions >= cfg.max_expansions:
                 break
             candidates = propose_batch(agent, [state], cfg.candidates)[0]
             if not candidates:
@@ -177,25 +187,14 @@ def sample_proofs(
             weights = [math.exp((c.score - top) / max(temperature, 1e-6)) for c in candidates]
             cand = rng.choices(candidates, weights)[0]
             n.expansions += 1
-            outcome = backend.run_tactic(state, cand.tactic, cfg.tactic_timeout)
-            n.calls += 1
-            if isinstance(outcome, TacticError):
-                n.errors += 1
+            outcome = _step(backend, theorem, state, cand.tactic, cfg, n)
+            if outcome is None:
                 break
-            if isinstance(outcome, ProofFinished):
-                verdict = _finish(theorem, backend, outcome, n)
-                if verdict is not None:
-                    successes += 1
-                    if found is None:
-                        found = SearchResult(
-                            True, outcome.proof, n.expansions, n.calls, n.errors,
-                            time.monotonic() - started, "proved", verdict, n.rejected,
-                        )  # fmt: skip
+            if isinstance(outcome, tuple):
+                successes += 1
+                found = found or n.result(True, "proved", outcome[0].proof, outcome[1])
                 break
             state = outcome
-    elapsed = time.monotonic() - started
     if found is not None:
         return found, successes
-    reason = "time" if elapsed > cfg.time_limit else "budget"
-    return SearchResult(False, (), n.expansions, n.calls, n.errors, elapsed, reason, None,
-                        n.rejected), 0  # fmt: skip
+    return n.result(False, "time" if n.elapsed() > cfg.time_limit else "budget"), 0
