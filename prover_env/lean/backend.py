@@ -49,6 +49,7 @@ __all__ = ["LEAN_AXIOMS", "LeanConfig", "LeanReplBackend"]
 #: The axioms of Lean's standard library and Mathlib a proof may use.
 LEAN_AXIOMS: frozenset[str] = frozenset({"propext", "Classical.choice", "Quot.sound"})
 _NAME = re.compile(r"^\s*(?:theorem|lemma|def|example|abbrev)\s+([^\s(:{\[⦃]+)")
+_RSS_EVERY = 32  # requests between two looks at the REPL's memory
 _INFRA = (ProverCrashedError, ProverTimeoutError, ReplProtocolError)
 
 
@@ -260,7 +261,12 @@ class LeanReplBackend(Backend):
         if repl is not None and repl.alive:
             cfg = self.config
             too_many = cfg.recycle_requests and repl.requests >= cfg.recycle_requests
-            too_big = cfg.recycle_rss_mb and repl.rss_bytes() > cfg.recycle_rss_mb * 2**20
+            # Reading /proc on every request would sit on the hot path: look every few.
+            too_big = (
+                cfg.recycle_rss_mb
+                and repl.requests % _RSS_EVERY == 0
+                and repl.rss_bytes() > cfg.recycle_rss_mb * 2**20
+            )
             if not (too_many or too_big):
                 return repl
         self._restart(failure=repl is not None and not repl.alive)
