@@ -7,7 +7,7 @@ is imported only when used.
 from __future__ import annotations
 
 from agents.base import Agent, Candidate, propose_batch
-from agents.baselines import DEFAULT_AUTOMATION, AutomationAgent, RandomAgent
+from agents.baselines import DEFAULT_AUTOMATION, AutomationAgent, RandomAgent, StepAgent
 from agents.search import SearchConfig, SearchResult, best_first_search, sample_proofs
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "RandomAgent",
     "SearchConfig",
     "SearchResult",
+    "StepAgent",
     "best_first_search",
     "propose_batch",
     "sample_proofs",

@@ -8,15 +8,19 @@ from agents.base import Agent
 
 __all__ = ["AGENT_NAMES", "make_agent"]
 
-AGENT_NAMES = ("automation", "random", "llm")
+AGENT_NAMES = ("automation", "steps", "random", "llm")
 
 
 def make_agent(name: str, **kwargs: Any) -> Agent:
-    """Build an agent by name: ``automation``, ``random`` or ``llm`` (kwargs go to its class)."""
+    """Build an agent by name (``automation``, ``steps``, ``random``, ``llm``); kwargs go to it."""
     if name == "automation":
         from agents.baselines import AutomationAgent
 
         return AutomationAgent(**kwargs)
+    if name == "steps":
+        from agents.baselines import StepAgent
+
+        return StepAgent(**kwargs)
     if name == "random":
         from agents.baselines import RandomAgent
 

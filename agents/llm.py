@@ -4,12 +4,29 @@ Any causal LM id or local path works (``AutoModelForCausalLM``); ``"tiny"`` buil
 Llama-style model (about 3M parameters) with a byte-level tokenizer, entirely offline, for tests
 and CPU pipelines (its weights are random until trained: see the SFT trainer).
 
-Prompt format (documented, shared with training)::
+Prompt formats (documented, shared with the SFT trainer, :mod:`training.sft`)::
 
     [GOALS]
     <the goals, as the prover prints them>
     [PROOFSTEP]
     <one tactic><eos>
+
+and, when a tactic already failed at these goals (the correction format, trained on the
+``kind == "correction"`` records of :mod:`training.dataset`)::
+
+    [GOALS]
+    <the goals>
+    [FAILED]
+    <the tactic the prover rejected>
+    [ERROR]
+    <the prover's error message>
+    [PROOFSTEP]
+    <one tactic><eos>
+
+``format_prompt(goals)`` gives the first, ``format_prompt(goals, failed, error)`` the second.
+Prompts longer than the token budget are cut from the left (the end of the goals and the
+``[PROOFSTEP]`` marker are what the model needs most). A checkpoint directory written by the SFT
+trainer (``OUT/final``, ``OUT/checkpoint-STEP``) loads with ``LLMPolicy(path)``.
 
 Candidates carry the sequence log-probability of the sampled tactic (sum over its tokens, at
 temperature 1, EOS included), so best-first search can rank paths by cumulative log-prob.
@@ -27,15 +44,36 @@ from typing import Any
 from agents.base import Candidate
 from prover_env.types import ProofState
 
-__all__ = ["LLMPolicy", "build_tiny_model", "byte_tokenizer", "format_prompt"]
+__all__ = [
+    "CORRECTION_PROMPT",
+    "PROMPT",
+    "LLMPolicy",
+    "build_tiny_model",
+    "byte_tokenizer",
+    "format_prompt",
+]
 
 PROMPT = "[GOALS]\n{goals}\n[PROOFSTEP]\n"
+CORRECTION_PROMPT = "[GOALS]\n{goals}\n[FAILED]\n{failed}\n[ERROR]\n{error}\n[PROOFSTEP]\n"
 _SPECIALS = {"pad_token": "<pad>", "eos_token": "</s>", "bos_token": "<s>", "unk_token": "<unk>"}
 
 
-def format_prompt(goals: str) -> str:
-    """The prompt for a proof state's goals."""
-    return PROMPT.format(goals=goals)
+def format_prompt(goals: str, failed: str | None = None, error: str | None = None) -> str:
+    """The prompt for a proof state's goals (see the module docstring for both formats).
+
+    Args:
+        goals: The goals, as the prover prints them.
+        failed: A tactic the prover rejected at these goals (correction format).
+        error: The prover's message for ``failed`` (correction format).
+
+    Raises:
+        ValueError: Only one of ``failed`` and ``error`` was given.
+    """
+    if failed is None and error is None:
+        return PROMPT.format(goals=goals)
+    if failed is None or error is None:
+        raise ValueError("the correction prompt needs both failed and error (or neither)")
+    return CORRECTION_PROMPT.format(goals=goals, failed=failed, error=error)
 
 
 def byte_tokenizer() -> Any:
@@ -112,10 +150,11 @@ class LLMPolicy:
             self.model = build_tiny_model(self.tokenizer, seed)
         else:
             self.tokenizer = AutoTokenizer.from_pretrained(model)
-            self.tokenizer.padding_side = "left"
             if self.tokenizer.pad_token is None:
                 self.tokenizer.pad_token = self.tokenizer.eos_token
             self.model = AutoModelForCausalLM.from_pretrained(model)
+        self.tokenizer.padding_side = "left"  # generate() continues after the last prompt token
+        self.tokenizer.truncation_side = "left"  # long goals lose their start, not [PROOFSTEP]
         self.model.to(device).eval()
         self.name = model
 

@@ -56,6 +56,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_eval_parser(sub)
 
+    from prover_env.commands.sft import add_sft_parser
+    from prover_env.commands.synth import add_synth_parser
+
+    add_synth_parser(sub)
+    add_sft_parser(sub)
+
+    from prover_env.commands.data import add_import_parser
+
+    add_import_parser(sub)
+
     suite = sub.add_parser("suite", help="list a suite's theorems, or check which ones elaborate")
     suite.add_argument("name", help="builtin, minif2f-coq:SPLIT, or a directory/file of .v files")
     suite.add_argument("--data-dir", default=None, help="suite root (default: $PROVER_GYM_DATA)")
@@ -91,6 +101,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             from prover_env.commands.evaluate import run_eval
 
             return run_eval(args)
+        if args.command == "synth":
+            from prover_env.commands.synth import run_synth
+
+            return run_synth(args)
+        if args.command == "sft":
+            from prover_env.commands.sft import run_sft
+
+            return run_sft(args)
+        if args.command == "import-leandojo":
+            from prover_env.commands.data import run_import
+
+            return run_import(args)
         if args.command == "suite":
             from prover_env.commands.suite import run_suite
 

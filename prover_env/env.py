@@ -17,16 +17,33 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import gymnasium as gym
+import numpy as np
 
 from prover_env.backend import Backend
 from prover_env.error import TheoremError, UnknownTheoremError
 from prover_env.spaces import proof_text_space, sanitize
 from prover_env.types import ProofFinished, ProofState, TacticError, Theorem, Verdict
 
-__all__ = ["ProverEnv", "make_backend"]
+__all__ = ["ProverEnv", "TheoremSampler", "make_backend"]
+
+#: Draws in a row that a sampler may spend on theorems known not to elaborate.
+_MAX_UNUSABLE_DRAWS = 100
+
+
+@runtime_checkable
+class TheoremSampler(Protocol):
+    """Picks each episode's theorem (e.g. :class:`training.curriculum.Curriculum`).
+
+    It may also have ``update(name: str, success: bool)``: the env calls it once per sampled
+    episode, when the episode ends, with whether the kernel accepted the proof.
+    """
+
+    def sample(self, rng: np.random.Generator) -> Theorem:
+        """A theorem of the env's theorem list, drawn with ``rng`` (the env's ``np_random``)."""
+        ...
 
 
 def make_backend(name: str, **kwargs: Any) -> Backend:
@@ -93,6 +110,13 @@ class ProverEnv(gym.Env[str, str]):
         max_tactic_chars: Longest action in the action space.
         render_mode: ``"ansi"`` (``render()`` returns text) or ``"human"`` (prints).
         backend_kwargs: Settings for a backend built by name (e.g. ``{"prelude": ...}``).
+        sampler: Picks the theorem of each ``reset()`` without ``options["theorem"]``:
+            ``sampler.sample(env.np_random)`` instead of uniformly. It must return one of the
+            env's ``theorems`` (same name and statement; the env does not add theorems), e.g.
+            ``ProverEnv(curriculum.theorems, sampler=curriculum)``. If it has
+            ``update(name, success)``, the env calls it once per sampled episode, at its end
+            (terminated or truncated), with whether the proof was verified. Draws of theorems
+            that do not elaborate are skipped (listed in ``env.unusable``).
     """
 
     metadata = {"render_modes": ["ansi", "human"], "render_fps": 4}  # noqa: RUF012
@@ -109,11 +133,16 @@ class ProverEnv(gym.Env[str, str]):
         max_tactic_chars: int = 4096,
         render_mode: str | None = None,
         backend_kwargs: Mapping[str, Any] | None = None,
+        sampler: TheoremSampler | None = None,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}")
         if max_steps < 1:
             raise ValueError("max_steps must be at least 1")
+        if sampler is not None and not callable(getattr(sampler, "sample", None)):
+            raise TypeError(
+                f"sampler must have a sample(rng) -> Theorem method, not {type(sampler).__name__}"
+            )
         language = (
             (
                 "lean4"
@@ -143,6 +172,8 @@ class ProverEnv(gym.Env[str, str]):
         self._done = False
         self._last: dict[str, Any] = {}
         self._history: list[ProofState | ProofFinished] = []
+        self.sampler = sampler
+        self._report_outcome = False
 
     # -- Gymnasium API -------------------------------------------------------------------------
 
@@ -160,10 +191,12 @@ class ProverEnv(gym.Env[str, str]):
 
         Args:
             seed: Seeds the theorem sampler.
-            options: ``{"theorem": NAME}`` picks a theorem by name instead of sampling.
+            options: ``{"theorem": NAME}`` picks a theorem by name instead of sampling (the
+                sampler, if any, is neither asked nor told the outcome).
 
         Raises:
-            UnknownTheoremError: ``options["theorem"]`` is not in the env.
+            UnknownTheoremError: ``options["theorem"]``, or the sampler's theorem, is not in the
+                env.
             TheoremError: The requested theorem does not elaborate (sampled ones that do not
                 are skipped and listed in ``env.unusable``).
         """
@@ -180,6 +213,7 @@ class ProverEnv(gym.Env[str, str]):
             theorem = self._by_name[name]
             state = self.backend.start(theorem)
         else:
+            draws = 0
             while True:
                 usable = [t for t in self.theorems if t.name not in self.unusable]
                 if not usable:
@@ -188,7 +222,20 @@ class ProverEnv(gym.Env[str, str]):
                         "no theorem of this env elaborates: "
                         + "; ".join(f"{k}: {v}" for k, v in list(self.unusable.items())[:3]),
                     )
-                theorem = usable[int(self.np_random.integers(len(usable)))]
+                if self.sampler is None:
+                    theorem = usable[int(self.np_random.integers(len(usable)))]
+                else:
+                    theorem = self._sampled_theorem()
+                    draws += 1
+                    if theorem.name in self.unusable:
+                        if draws >= _MAX_UNUSABLE_DRAWS:
+                            raise TheoremError(
+                                theorem.name,
+                                f"the sampler drew {draws} theorems in a row that do not "
+                                f"elaborate ({', '.join(sorted(self.unusable)[:5])}, ...): "
+                                "drop them from the sampler",
+                            )
+                        continue
                 try:
                     state = self.backend.start(theorem)
                     break
@@ -197,6 +244,7 @@ class ProverEnv(gym.Env[str, str]):
                     skipped.append(theorem.name)
         self.theorem, self.state = theorem, state
         self._steps, self._done, self._history = 0, False, []
+        self._report_outcome = name is None and self.sampler is not None
         info = self._info(state, None, time.perf_counter() - started)
         if skipped:
             info["skipped_unusable"] = skipped
@@ -228,6 +276,11 @@ class ProverEnv(gym.Env[str, str]):
                     reward += 1.0
         truncated = not terminated and self._steps >= self.max_steps
         self._done = terminated or truncated
+        if self._done and self._report_outcome:
+            self._report_outcome = False  # once per episode, even if undo() reopens it
+            update = getattr(self.sampler, "update", None)
+            if callable(update):
+                update(self.theorem.name, verdict is not None and verdict.ok)
         info = self._info(self.state, error, time.perf_counter() - started)
         if verdict is not None:
             info["verdict"] = {
@@ -270,6 +323,19 @@ class ProverEnv(gym.Env[str, str]):
         return sanitize(self.state.goals, self.max_obs_chars)
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _sampled_theorem(self) -> Theorem:
+        theorem = self.sampler.sample(self.np_random)  # type: ignore[union-attr]
+        if not isinstance(theorem, Theorem):
+            raise TypeError(f"sampler.sample() must return a Theorem, not {type(theorem).__name__}")
+        if self._by_name.get(theorem.name) != theorem:
+            raise UnknownTheoremError(
+                f"the sampler drew {theorem.name!r}, which is not one of this env's "
+                f"{len(self.theorems)} theorems (or differs from the env's theorem of that name): "
+                "pass the sampler's theorems to the env, e.g. "
+                "ProverEnv(curriculum.theorems, sampler=curriculum)"
+            )
+        return self._by_name[theorem.name]
 
     def render_text(self) -> str:
         """The theorem, the last action and its outcome, and the goals."""

@@ -1,4 +1,11 @@
-"""Training for prover-gym (synthetic data, SFT warm start, curriculum, RL on Ray).
+"""Training for prover-gym: synthetic theorems traced on a real prover, SFT warm start,
+curriculum (RL on Ray comes next).
 
-Not implemented yet: this package is reserved by the layout (see the README's roadmap).
+Modules (each imported on use; ``import training`` is light):
+
+- :mod:`training.synth` (+ :mod:`training.expr`): parameterized theorem families, Coq and Lean 4.
+- :mod:`training.trace`: proofs traced step by step, failed attempts and corrections.
+- :mod:`training.build`: ``prover-gym synth`` (generate + trace in parallel, resumable JSONL).
+- :mod:`training.dataset`: the JSONL schema; :mod:`training.leandojo`: LeanDojo importer.
+- :mod:`training.sft`: ``prover-gym sft``; :mod:`training.curriculum`: difficulty bands.
 """

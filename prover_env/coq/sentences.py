@@ -10,8 +10,10 @@ The guard is an allowlist by shape: every vernacular command of Coq starts with 
 keyword (``Qed``, ``Admitted``, ``Axiom``, ``Require``, ``Set``, ``Timeout``, ``Fail``,
 ``Drop``...) or an attribute (``#[...]``), while tactics start with a lower-case name or a
 parenthesis. A sentence is a tactic only when, after its bullets and goal selector, it starts
-with a lower-case letter, ``_`` or ``(``. Tactics that close goals without proof (``admit``,
-``give_up``) are refused wherever they appear.
+with a lower-case letter, ``_`` or ``(``, or with a qualified tactic name whose last part is
+lower-case inside a standard-library number module (``Z.div_mod_to_equations``; the module
+list is closed so that no keyword such as ``Axiom`` can pass as a module name). Tactics that
+close goals without proof (``admit``, ``give_up``) are refused wherever they appear.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ FORBIDDEN_TACTICS: frozenset[str] = frozenset(
 )
 
 _BULLET_CHARS = "-+*"
+# A qualified Ltac name such as ``Z.div_mod_to_equations`` (module path, lower-case last part).
+_QUALIFIED_TACTIC = re.compile(
+    r"(?:Z|N|Nat|Pos|Q|PeanoNat\.Nat)\.[a-z_][A-Za-z0-9_']*(?![A-Za-z0-9_']|\.\S)"
+)
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_']*")
 # One token per match: whitespace (no group), comment start, string start, identifier, a period
 # that ends a sentence (followed by whitespace or the end, not part of ".."), anything else.
@@ -255,7 +261,8 @@ def check_tactic(
             body = body[m.end() :].lstrip()
             if body == "{":
                 continue
-        if not body or not (body[0].islower() or body[0] in "_("):
+        tactic_like = body and (body[0].islower() or body[0] in "_(")
+        if not tactic_like and not _QUALIFIED_TACTIC.match(body):
             word = body.split(None, 1)[0] if body else sentence
             raise GuardError(
                 f"{word!r} starts a vernacular command, not a tactic: only tactics are allowed "
