@@ -15,7 +15,8 @@ Data: the ``steps.jsonl`` records of :mod:`training.dataset`, one example per re
 Only records whose split is in ``splits`` (default ``"train"`` or unset) are used, never
 ``"heldout"`` ones. ``eval_fraction`` of the theorems (by name: no theorem is on both sides) is
 held back for an eval loss. The loss is on the tactic tokens and EOS only; a prompt longer than
-``max_length`` loses its start (never the tactic). Each batch is padded to its longest sequence.
+``max_length`` loses its start (never the tactic). Each batch is padded to its longest sequence
+(and by default holds examples of similar length: ``group_by_length``).
 
 Output folder ``OUT``::
 
@@ -29,7 +30,9 @@ Output folder ``OUT``::
 A checkpoint is written to ``OUT/.checkpoint-STEP.tmp`` and renamed when complete, so a killed
 run never leaves a partial one. A run on an ``OUT`` that holds checkpoints resumes from the
 latest with the same data order (epoch ``e`` is the permutation seeded by ``seed + e``; the
-batches already done are skipped) and ends at the same step.
+batches already done are skipped) and ends at the same step. The data, batch size and seed must
+be those of the checkpoint; a larger ``max_steps`` continues training, the learning-rate decay
+stretched to the new end.
 """
 
 from __future__ import annotations
@@ -89,6 +92,9 @@ class SFTConfig:
         epochs: Passes over the training examples (unless ``max_steps`` is set).
         max_steps: Optimizer steps in all; overrides ``epochs``.
         batch_size: Examples per step.
+        group_by_length: Batch examples of similar length (each chunk of 64 batches of the
+            epoch's permutation is sorted by length, then its batches are shuffled): much less
+            padding when lengths vary.
         lr: Peak learning rate of AdamW.
         weight_decay: AdamW weight decay (not on norms and biases).
         warmup: Linear warmup as a fraction of the steps (>= 1: a number of steps), then
@@ -115,6 +121,7 @@ class SFTConfig:
     epochs: int = 1
     max_steps: int | None = None
     batch_size: int = 16
+    group_by_length: bool = True
     lr: float = 3e-4
     weight_decay: float = 0.01
     warmup: float = 0.05
@@ -244,10 +251,11 @@ def _loss_sum(model: Any, batch: dict[str, Any]) -> tuple[Any, int]:
     """Summed next-token cross-entropy over the labelled tokens, and how many there are."""
     import torch.nn.functional as F
 
-    logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits[:, :-1].float()
+    logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits[:, :-1]
     labels = batch["labels"][:, 1:]
-    loss = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), reduction="sum")
-    return loss, int((labels != -100).sum())
+    keep = labels != -100  # score the tactic tokens only (no float copy of every position)
+    loss = F.cross_entropy(logits[keep].float(), labels[keep], reduction="sum")
+    return loss, int(keep.sum())
 
 
 def _eval_loss(model: Any, data: list[Encoded], batch_size: int, pad_id: int, device: str) -> float:
@@ -300,7 +308,8 @@ def _load_model(name: str, seed: int) -> tuple[Any, Any]:
 
 def _checkpoints(out: Path) -> list[Path]:
     """The complete ``checkpoint-STEP`` folders of ``out``, fewest steps first."""
-    found = [p for p in out.glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
+    found = [p for p in out.glob("checkpoint-*") if p.name.split("-")[1].isdigit()]
+    found = [p for p in found if (p / "trainer_state.json").is_file()]
     return sorted(found, key=lambda p: int(p.name.split("-")[1]))
 
 
@@ -418,6 +427,8 @@ def train_sft(config: SFTConfig, progress: bool = True) -> dict[str, Any]:
     started, out = time.monotonic(), Path(config.out)
     train, evals = build_examples(load_records(list(config.data)), config)
     out.mkdir(parents=True, exist_ok=True)
+    for partial in out.glob(".*.tmp"):  # what a killed run was writing
+        shutil.rmtree(partial, ignore_errors=True)
     device = config.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -427,10 +438,11 @@ def train_sft(config: SFTConfig, progress: bool = True) -> dict[str, Any]:
     if resume is not None:
         saved = json.loads((resume / "trainer_state.json").read_text())
         now = {"batch_size": config.batch_size, "examples": len(train), "data_seed": config.seed}
+        now["group_by_length"] = config.group_by_length
         for key, value in now.items():
-            if saved[key] != value:
+            if saved.get(key) != value:
                 raise SFTInputError(
-                    f"{resume} was trained with {key}={saved[key]}, this run has {value}: "
+                    f"{resume} was trained with {key}={saved.get(key)}, this run has {value}: "
                     "resume with the same data and settings, or use a new --out folder"
                 )
         st = _State(**{f.name: saved[f.name] for f in fields(_State)})
@@ -442,10 +454,12 @@ def train_sft(config: SFTConfig, progress: bool = True) -> dict[str, Any]:
 
     # 2. tokenize once; steps, warmup and the optimizer with its schedule
     encoded = encode(tokenizer, train, config.max_length)
+    lengths = [len(x[0]) if x else 0 for x in encoded]
     skipped = sum(x is None for x in encoded)
     if skipped == len(encoded):
         raise SFTInputError(f"every tactic is longer than max_length={config.max_length}: raise it")
     eval_data = [x for x in encode(tokenizer, evals, config.max_length) if x is not None]
+    eval_data.sort(key=lambda x: len(x[0]))  # less padding; the eval loss is a sum anyway
     per_epoch = math.ceil(len(train) / config.batch_size)
     total = config.max_steps if config.max_steps is not None else config.epochs * per_epoch
     warmup = int(config.warmup if config.warmup >= 1 else config.warmup * total)
@@ -475,6 +489,7 @@ def train_sft(config: SFTConfig, progress: bool = True) -> dict[str, Any]:
             **asdict(st),
             "data_seed": config.seed,
             "batch_size": config.batch_size,
+            "group_by_length": config.group_by_length,
             "examples": len(train),
             "total_steps": total,
             "rng": _rng_state(),
@@ -499,7 +514,12 @@ def train_sft(config: SFTConfig, progress: bool = True) -> dict[str, Any]:
             seed = torch.Generator().manual_seed(config.seed + st.epoch)
             order = torch.randperm(len(train), generator=seed).tolist()
             size = config.batch_size
+            if config.group_by_length:  # sort chunks of 64 batches by length: less padding
+                chunks = [order[i : i + 64 * size] for i in range(0, len(order), 64 * size)]
+                order = [i for chunk in chunks for i in sorted(chunk, key=lengths.__getitem__)]
             batches = [order[i : i + size] for i in range(0, len(order), size)]
+            if config.group_by_length:  # ... and visit those batches in random order
+                batches = [batches[j] for j in torch.randperm(len(batches), generator=seed)]
             while st.batch_in_epoch < len(batches) and st.step < total:
                 items = [encoded[i] for i in batches[st.batch_in_epoch] if encoded[i] is not None]
                 lr = scheduler.get_last_lr()[0]
@@ -522,7 +542,9 @@ def train_sft(config: SFTConfig, progress: bool = True) -> dict[str, Any]:
                     last or (config.eval_every > 0 and st.step % config.eval_every == 0)
                 )
                 if evaluate:
+                    tick = time.monotonic()
                     eval_loss = _eval_loss(model, eval_data, config.batch_size, pad_id, device)
+                    clock += time.monotonic() - tick  # tokens_per_s counts training time only
                 if st.step % config.log_every == 0 or evaluate or last:
                     st.train_loss = loss_sum / n_steps if n_steps else st.train_loss
                     speed = round(n_tokens / max(time.monotonic() - clock, 1e-9), 1)

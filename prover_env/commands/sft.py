@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from collections.abc import Sequence
 
 
 def add_sft_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -43,6 +41,9 @@ def add_sft_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--seed", type=int, default=0, help="model init, eval split and data order")
     p.add_argument("--no-tensorboard", action="store_true", help="metrics.csv only")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-group-by-length", action="store_true", help="batches of any lengths (more padding)"
+    )
 
 
 def run_sft(args: argparse.Namespace) -> int:
@@ -58,6 +59,7 @@ def run_sft(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         max_steps=args.max_steps,
         batch_size=args.batch_size,
+        group_by_length=not args.no_group_by_length,
         lr=args.lr,
         max_length=args.max_length,
         save_every=args.save_every,
@@ -72,21 +74,3 @@ def run_sft(args: argparse.Namespace) -> int:
     summary = train_sft(config, progress=not args.no_progress)
     print(json.dumps(summary, indent=2))
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m prover_env.commands.sft ...``: the subcommand alone (same options)."""
-    from prover_env.error import ProverGymError
-
-    parser = argparse.ArgumentParser(prog="prover-gym")
-    add_sft_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["sft", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return run_sft(args)
-    except ProverGymError as e:
-        print(f"prover-gym sft: {e}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
