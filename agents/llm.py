@@ -233,6 +233,12 @@ class LLMPolicy:
             alive &= tokens.cpu() != eos
         return total.tolist()
 
+    def load_weights(self, state_dict: dict[str, Any]) -> None:
+        """Replace the model's weights (a ``state_dict`` of the same architecture), e.g. fresh
+        weights a learner broadcasts to rollout workers."""
+        self.model.load_state_dict(state_dict)
+        self.model.eval()
+
     def save(self, path: str | os.PathLike[str]) -> None:
         """Save model and tokenizer in Hugging Face format (``from_pretrained`` loads them)."""
         self.model.save_pretrained(path)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from agents import SearchConfig
@@ -45,7 +46,7 @@ def main() -> None:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     out = Path(args.out)
-    report: dict = {"budget": BUDGET.__dict__, "attempts": args.attempts}
+    report: dict = {"budget": asdict(BUDGET), "attempts": args.attempts}
 
     data = Path(args.data) if args.data else out / "data"
     if not args.data:
@@ -64,7 +65,7 @@ def main() -> None:
         SFTConfig(data=[str(data)], model="tiny", out=str(out / "sft"), max_steps=args.steps,
                   save_every=200, eval_every=200, seed=0)
     )  # fmt: skip
-    report["sft"] = {**sft, "wall_seconds": round(time.perf_counter() - tick, 1)}
+    report["training"] = {**sft, "wall_seconds": round(time.perf_counter() - tick, 1)}
 
     heldout = [t for t in read_theorems(data) if t.split == "heldout" and t.coq is not None][
         : args.heldout
@@ -90,7 +91,7 @@ def main() -> None:
           f"({u['proved']} proved, {u['wall_seconds']} s)")  # fmt: skip
     print(f"  after SFT     : pass@1 {s['pass@1']:.3f}  pass@{k} {s[f'pass@{k}']:.3f}  "
           f"({s['proved']} proved, {s['wall_seconds']} s)")  # fmt: skip
-    sft_info = report["sft"]
+    sft_info = report["training"]
     print(
         f"  SFT: {sft_info.get('steps')} steps in {sft_info['wall_seconds']} s, "
         f"train loss {sft_info.get('train_loss')}, eval loss {sft_info.get('eval_loss')}"

@@ -68,11 +68,21 @@ class ProverPool:
                 kwargs["object_store_memory"] = 80 * 2**20
             ray.init(address=address, **kwargs)
         self._actor_cls = ray.remote(num_cpus=1, max_restarts=0)(_ProverActor)
+        self._broadcasts: dict[str, tuple[Any, ...]] = {}
         self.actors = [self._new_actor() for _ in range(workers)]
         self.replaced = 0
 
     def _new_actor(self) -> Any:
-        return self._actor_cls.remote(*self.spec, self.task, self.config)
+        actor = self._actor_cls.remote(*self.spec, self.task, self.config)
+        for method, args in self._broadcasts.items():  # a replacement gets the latest state
+            actor.call_agent.remote(method, *args)
+        return actor
+
+    def broadcast(self, method: str, *args: Any) -> None:
+        """Call ``agent.method(*args)`` on every worker and wait; replacements started later
+        get the same call (the latest per method), e.g. ``broadcast("load_weights", ref)``."""
+        self._broadcasts[method] = args
+        self._ray.get([a.call_agent.remote(method, *args) for a in self.actors])
 
     def worker_pids(self) -> list[int]:
         """Process ids of the live actors."""
@@ -159,6 +169,9 @@ class _ProverActor:
 
     def run(self, theorem: Theorem) -> dict[str, Any]:
         return self.task(self.backend, theorem, self.agent, self.config)
+
+    def call_agent(self, method: str, *args: Any) -> Any:
+        return getattr(self.agent, method)(*args)
 
     def pid(self) -> int:
         return os.getpid()

@@ -13,7 +13,7 @@ from typing import Any
 
 from eval.runner import SUMMARY, load_results
 
-__all__ = ["pass_rate_by_budget", "write_report"]
+__all__ = ["pass_rate_by_budget", "plot_curves", "write_report"]
 
 _CSV_FIELDS = (
     "theorem", "split", "proved", "successes", "attempts", "expansions", "tactic_calls",
@@ -94,3 +94,38 @@ def write_report(out_dir: str | os.PathLike[str], fmt: str = "md") -> Path:
         path = out / "report.md"
         path.write_text(text + "\n", encoding="utf-8")
     return path
+
+
+def plot_curves(
+    rows: Sequence[dict[str, Any]],
+    x: str,
+    ys: Sequence[str],
+    path: str | os.PathLike[str],
+    title: str,
+) -> Path | None:
+    """Plot columns ``ys`` of ``rows`` against column ``x`` into ``path`` (PNG); one panel per
+    column. Missing or empty values are skipped; returns ``None`` when there is nothing to plot.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = []
+    for y in ys:
+        points = [(float(r[x]), float(r[y])) for r in rows if r.get(y) not in (None, "")]
+        if points:
+            series.append((y, points))
+    if not series:
+        return None
+    fig, axes = plt.subplots(1, len(series), figsize=(4.2 * len(series), 3.2), squeeze=False)
+    for ax, (y, points) in zip(axes[0], series, strict=True):
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", markersize=3)
+        ax.set_xlabel(x)
+        ax.set_title(y)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)

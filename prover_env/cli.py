@@ -63,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_sft_parser(sub)
 
     from prover_env.commands.data import add_import_parser
+    from prover_env.commands.train import add_train_parser
 
+    add_train_parser(sub)
     add_import_parser(sub)
 
     suite = sub.add_parser("suite", help="list a suite's theorems, or check which ones elaborate")
@@ -109,6 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from prover_env.commands.sft import run_sft
 
             return run_sft(args)
+        if args.command == "train":
+            from prover_env.commands.train import run_train
+
+            return run_train(args)
         if args.command == "import-leandojo":
             from prover_env.commands.data import run_import
 

@@ -24,6 +24,8 @@ from prover_env.coq.sentences import GuardError, check_tactic, split_sentences
         ("destruct (Rlt_dec x y) as [H|H]; lra.", ("destruct (Rlt_dec x y) as [H|H]; lra.",)),
         ("exact x.(f).", ("exact x.(f).",)),
         ("*** lra.", ("***", "lra.")),
+        ("Z.div_mod_to_equations. lia.", ("Z.div_mod_to_equations.", "lia.")),
+        ("- N.foo_bar; lia.", ("-", "N.foo_bar; lia.")),
     ],
 )
 def test_accepted_actions_split_like_coq(action: str, expected: tuple[str, ...]) -> None:
@@ -52,6 +54,12 @@ def test_accepted_actions_split_like_coq(action: str, expected: tuple[str, ...])
         "   ",
         "(* only a comment *)",
         "x" * 20000,
+        "Axiom.a : False.",
+        "Set.x.",
+        "Z.Foo.",
+        "Z.x.Y.",
+        "Zfoo.bar.",
+        "Nat.",
     ],
 )
 def test_guard_rejects(action: str) -> None:

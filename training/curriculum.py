@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from prover_env.types import Theorem
-from training.dataset import MANIFEST, THEOREMS, read_theorems
+from training.dataset import THEOREMS, coq_theorems, read_theorems
 
 __all__ = ["Curriculum", "CurriculumConfig", "curriculum_from_dataset"]
 
@@ -491,49 +491,25 @@ def curriculum_from_dataset(
     ``""``). Records of the split without either are left out, with a warning.
 
     Raises:
-        FileNotFoundError: ``dataset_dir`` has no ``theorems.jsonl``.
+        DataNotFoundError: ``dataset_dir`` has no ``theorems.jsonl``.
         ValueError: No record of ``split`` has both a Coq statement and a difficulty.
     """
-    root = Path(dataset_dir)
-    path = root / THEOREMS
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} not found: pass a dataset directory holding {THEOREMS} "
-            "(made by the synthetic tracer or an importer)"
-        )
-    header = ""
-    manifest_path = root / MANIFEST
-    if manifest_path.is_file():
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{manifest_path}: invalid JSON ({e.msg})") from e
-        value = manifest.get("coq_header") if isinstance(manifest, dict) else None
-        if value is not None and not isinstance(value, str):
-            raise ValueError(f"{manifest_path}: 'coq_header' must be a string")
-        header = value or ""
+    path = Path(dataset_dir) / THEOREMS
     theorems: list[Theorem] = []
     difficulty: dict[str, float] = {}
-    splits: set[str] = set()
+    splits = {r.split for r in read_theorems(path)} if path.is_file() else set()
     left_out = 0
-    for record in read_theorems(path):
-        splits.add(record.split)
+    for record, theorem in coq_theorems(dataset_dir):
         if record.split != split:
             continue
-        if not record.coq or record.difficulty is None:
+        if record.difficulty is None:
             left_out += 1
             continue
-        theorems.append(
-            Theorem(
-                name=record.name,
-                statement=record.coq,
-                header=header,
-                language="coq",
-                split=record.split,
-                source=str(path),
-            )
-        )
+        theorems.append(theorem)
         difficulty[record.name] = record.difficulty
+    left_out += sum(
+        1 for r in (read_theorems(path) if path.is_file() else ()) if r.split == split and not r.coq
+    )
     if not theorems:
         raise ValueError(
             f"{path}: no theorem of split {split!r} has a Coq statement and a difficulty "

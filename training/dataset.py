@@ -27,6 +27,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from prover_env.error import DataNotFoundError
+from prover_env.types import Theorem
+
 __all__ = [
     "MANIFEST",
     "STEPS",
@@ -34,6 +37,7 @@ __all__ = [
     "StepRecord",
     "TheoremRecord",
     "append_jsonl",
+    "coq_theorems",
     "read_jsonl",
     "read_steps",
     "read_theorems",
@@ -199,3 +203,41 @@ def read_theorems(path: str | os.PathLike[str]) -> Iterator[TheoremRecord]:
     for i, data in enumerate(read_jsonl(path)):
         data = {**data, "proof": tuple(data.get("proof", ()))}
         yield _build(TheoremRecord, data, f"{path}:{i + 1}")
+
+
+def coq_theorems(
+    dataset_dir: str | os.PathLike[str], split: str | None = None
+) -> list[tuple[TheoremRecord, Theorem]]:
+    """The theorems of a dataset directory that have a Coq statement, as Coq :class:`Theorem`
+    objects (header: ``manifest.json``'s ``coq_header``, else ``""``), with their records.
+
+    Args:
+        dataset_dir: A folder holding ``theorems.jsonl`` (and ``manifest.json``).
+        split: Only this split (``None``: all).
+
+    Raises:
+        DataNotFoundError: No ``theorems.jsonl`` there.
+        ValueError: A malformed ``theorems.jsonl`` or ``manifest.json``.
+    """
+    root = Path(dataset_dir)
+    path = root / THEOREMS
+    if not path.is_file():
+        raise DataNotFoundError(
+            f"{path} not found: pass a dataset directory holding {THEOREMS} (made by "
+            "`prover-gym synth` or `prover-gym import-leandojo`)"
+        )
+    header = ""
+    if (root / MANIFEST).is_file():
+        try:
+            manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{root / MANIFEST}: invalid JSON ({e.msg})") from e
+        value = manifest.get("coq_header") if isinstance(manifest, dict) else None
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{root / MANIFEST}: 'coq_header' must be a string")
+        header = value or ""
+    return [
+        (r, Theorem(r.name, r.coq, header, "coq", r.split, str(path)))
+        for r in read_theorems(path)
+        if r.coq and (split is None or r.split == split)
+    ]

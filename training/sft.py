@@ -64,7 +64,12 @@ __all__ = [
     "collate",
     "encode",
     "latest_checkpoint",
+    "list_checkpoints",
+    "load_model",
     "load_records",
+    "rng_state",
+    "save_checkpoint",
+    "set_rng_state",
     "train_sft",
 ]
 
@@ -290,7 +295,7 @@ def _no_hf_bars() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-def _load_model(name: str, seed: int) -> tuple[Any, Any]:
+def load_model(name: str, seed: int) -> tuple[Any, Any]:
     """Model and tokenizer: the tiny model, a Hugging Face id, or a folder (a checkpoint)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -306,7 +311,7 @@ def _load_model(name: str, seed: int) -> tuple[Any, Any]:
         return AutoModelForCausalLM.from_pretrained(name), tokenizer
 
 
-def _checkpoints(out: Path) -> list[Path]:
+def list_checkpoints(out: Path) -> list[Path]:
     """The complete ``checkpoint-STEP`` folders of ``out``, fewest steps first."""
     found = [p for p in out.glob("checkpoint-*") if p.name.split("-")[1].isdigit()]
     found = [p for p in found if (p / "trainer_state.json").is_file()]
@@ -315,11 +320,13 @@ def _checkpoints(out: Path) -> list[Path]:
 
 def latest_checkpoint(out: str | os.PathLike[str]) -> Path | None:
     """The complete checkpoint of ``out`` with the most steps, if any."""
-    found = _checkpoints(Path(out))
+    found = list_checkpoints(Path(out))
     return found[-1] if found else None
 
 
-def _save(out: Path, name: str, model: Any, tokenizer: Any, extra: dict[str, Any]) -> Path:
+def save_checkpoint(
+    out: Path, name: str, model: Any, tokenizer: Any, extra: dict[str, Any]
+) -> Path:
     """Write ``out/name`` in HF format plus ``extra`` files, atomically (temp folder, rename).
 
     ``extra`` maps file names to JSON-able objects (``.json``) or torch state dicts (``.pt``).
@@ -346,14 +353,14 @@ def _save(out: Path, name: str, model: Any, tokenizer: Any, extra: dict[str, Any
     return final
 
 
-def _rng_state() -> dict[str, Any]:
+def rng_state() -> dict[str, Any]:
     import torch
 
     raw = torch.get_rng_state().numpy().tobytes()
     return {"python": random.getstate(), "torch": base64.b64encode(raw).decode()}
 
 
-def _set_rng_state(rng: dict[str, Any]) -> None:
+def set_rng_state(rng: dict[str, Any]) -> None:
     import torch
 
     version, internal, gauss = rng["python"]
@@ -447,7 +454,7 @@ def train_sft(config: SFTConfig, progress: bool = True) -> dict[str, Any]:
                 )
         st = _State(**{f.name: saved[f.name] for f in fields(_State)})
         print(f"sft: resuming from {resume} at step {st.step}", file=sys.stderr, flush=True)
-    model, tokenizer = _load_model(str(resume) if resume else config.model, config.seed)
+    model, tokenizer = load_model(str(resume) if resume else config.model, config.seed)
     tokenizer.padding_side = "left"  # what generation wants (LLMPolicy); training pads itself
     model.to(device).train()
     pad_id = tokenizer.pad_token_id
@@ -478,7 +485,7 @@ def train_sft(config: SFTConfig, progress: bool = True) -> dict[str, Any]:
     if resume is not None:
         optimizer.load_state_dict(torch.load(resume / "optimizer.pt", map_location="cpu"))
         scheduler.load_state_dict(torch.load(resume / "scheduler.pt", map_location="cpu"))
-        _set_rng_state(saved["rng"])
+        set_rng_state(saved["rng"])
     else:
         random.seed(config.seed)
         torch.manual_seed(config.seed)
@@ -492,13 +499,13 @@ def train_sft(config: SFTConfig, progress: bool = True) -> dict[str, Any]:
             "group_by_length": config.group_by_length,
             "examples": len(train),
             "total_steps": total,
-            "rng": _rng_state(),
+            "rng": rng_state(),
             "config": asdict(config),
         }
         files = {"optimizer.pt": optimizer.state_dict(), "scheduler.pt": scheduler.state_dict()}
         files["trainer_state.json"] = state  # written last
-        _save(out, f"checkpoint-{st.step}", model, tokenizer, files)
-        for old in _checkpoints(out)[: -config.keep_last]:
+        save_checkpoint(out, f"checkpoint-{st.step}", model, tokenizer, files)
+        for old in list_checkpoints(out)[: -config.keep_last]:
             shutil.rmtree(old, ignore_errors=True)
 
     # 3. the loop: epoch e visits the examples in the order of randperm(seed + e)
@@ -567,7 +574,7 @@ def train_sft(config: SFTConfig, progress: bool = True) -> dict[str, Any]:
             metrics.writer.close()
         torch.set_num_threads(threads)
 
-    final = _save(out, "final", model, tokenizer, {})
+    final = save_checkpoint(out, "final", model, tokenizer, {})
     summary = {
         "steps": st.step,
         "epochs": round(st.step / per_epoch, 4),

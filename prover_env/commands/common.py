@@ -16,8 +16,8 @@ def load_suite(name: str, data_dir: str | None = None) -> list[Theorem]:
 
     Args:
         name: ``builtin``, ``minif2f-coq:SPLIT`` or ``minif2f-lean:SPLIT`` (no split means
-            ``:valid``), a ``.v``
-            file, or a directory holding ``.v`` files (or split folders of them).
+            ``:valid``), ``synth:DIR[:SPLIT]`` (a synthetic dataset; default split
+            ``heldout``), a ``.v`` file, or a directory holding ``.v`` files (or split folders).
         data_dir: Suite root for ``minif2f-coq`` (default: ``$PROVER_GYM_DATA/minif2f-rocq``).
     """
     if name == "builtin":
@@ -26,6 +26,11 @@ def load_suite(name: str, data_dir: str | None = None) -> list[Theorem]:
         from prover_env.lean.suites import load_minif2f_lean
 
         return load_minif2f_lean(name.split(":", 1)[1] if ":" in name else "valid", data_dir)
+    if name.startswith("synth:"):
+        from training.dataset import coq_theorems
+
+        folder, _, split = name[len("synth:") :].partition(":")
+        return [t for _, t in coq_theorems(folder, split or "heldout")]
     if name.split(":", 1)[0] in ("minif2f-coq", "minif2f-rocq"):
         split = name.split(":", 1)[1] if ":" in name else "valid"
         return load_minif2f_coq(split, data_dir)
@@ -41,5 +46,6 @@ def load_suite(name: str, data_dir: str | None = None) -> list[Theorem]:
         if theorems:
             return theorems
     raise DataNotFoundError(
-        f"unknown suite {name!r}: use builtin, minif2f-coq:valid|test, a .v file or a directory"
+        f"unknown suite {name!r}: use builtin, minif2f-coq:valid|test, synth:DIR[:SPLIT], a .v "
+        "file or a directory"
     )
