@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-EXTRAS="${EXTRAS:-dev,llm,eval}"
+EXTRAS="${EXTRAS:-dev,llm,eval,rl}"
 VENV="${VENV:-.venv}"
 SUDO=""
 if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
