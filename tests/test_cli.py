@@ -33,7 +33,7 @@ def test_readme_commands_match_the_parser() -> None:
 
 
 def test_demo_proves_builtin_theorems(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--limit", "3"]) == 0
+    assert main(["demo", "--env", "--limit", "3"]) == 0
     out = capsys.readouterr().out
     assert "proved 3/3" in out and "kernel-checked" in out and "rejected" in out
 
