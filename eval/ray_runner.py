@@ -33,35 +33,14 @@ class RayEvaluator(ProverPool):
     """Runs ``eval.runner.prove_theorem`` on Ray actors (a :class:`eval.pool.ProverPool`).
 
     Args:
-        agent: Agent name for :func:`agents.factory.make_agent`, with ``agent_kwargs``.
+        agent: Agent name for :func:`agents.factory.make_agent`.
         config: What to run on each theorem.
-        backend: Backend name for :func:`prover_env.env.make_backend`, with ``backend_kwargs``.
-        workers: Number of actors (one CPU each).
-        address: A Ray cluster address (``"auto"``, ``"ray://host:10001"``); ``None`` starts a
-            local cluster on loopback.
+        **pool: ``agent_kwargs``, ``backend``, ``backend_kwargs``, ``workers``, ``address``:
+            as for :class:`eval.pool.ProverPool`.
     """
 
-    def __init__(
-        self,
-        agent: str,
-        config: EvalConfig,
-        *,
-        agent_kwargs: dict[str, Any] | None = None,
-        backend: str = "coq",
-        backend_kwargs: dict[str, Any] | None = None,
-        workers: int = 2,
-        address: str | None = None,
-    ) -> None:
-        super().__init__(
-            agent,
-            prove_theorem,
-            config,
-            agent_kwargs=agent_kwargs,
-            backend=backend,
-            backend_kwargs=backend_kwargs,
-            workers=workers,
-            address=address,
-        )
+    def __init__(self, agent: str, config: EvalConfig, **pool: Any) -> None:
+        super().__init__(agent, prove_theorem, config, **pool)
 
     def run(
         self,

@@ -125,3 +125,37 @@ def test_train_resume_and_worker_death(dataset: Path, tmp_path: Path) -> None:
     assert state["iteration"] == 2 and state["algo"] == "expert-iteration"
     with pytest.raises(ValueError, match="expert-iteration run"):
         train_rl(RLConfig(**{**cfg.__dict__, "algo": "grpo", "iterations": 3}), progress=False)
+
+
+def test_train_killed_with_sigkill_resumes(dataset: Path, tmp_path: Path) -> None:
+    """`prover-gym train` killed -9 after its first checkpoint: the rerun keeps iteration 1 and
+    finishes the run, and no prover process is left behind by the killed one."""
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "prover_env.cli", "train", "--algo", "grpo", "--suite",
+           f"synth:{dataset}", "--out", str(out), "--iterations", "3", "--theorems", "3",
+           "--group", "2", "--max-depth", "2", "--workers", "1", "--no-tensorboard",
+           "--no-progress"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while not (out / "checkpoint-1" / "trainer_state.json").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.2)
+    proc.kill()
+    proc.wait()
+    time.sleep(3)  # Ray's processes and the provers share the driver's fate
+    leftover = [p for p in psutil.process_iter(["name", "cmdline"])
+                if "coqidetop" in (p.info["name"] or "") and p.status() != psutil.STATUS_ZOMBIE
+                and p.ppid() == 1]  # fmt: skip
+    assert not leftover
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=400)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "resuming from" in again.stderr
+    with (out / "metrics.csv").open() as f:
+        iterations = [int(r["iteration"]) for r in csv.DictReader(f)]
+    assert iterations == [1, 2, 3]  # rows of an iteration cut off by the kill are dropped
