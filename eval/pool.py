@@ -13,13 +13,15 @@ import contextlib
 import os
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from agents.base import Agent
 from prover_env.backend import Backend
 from prover_env.types import Theorem
 
 __all__ = ["ProverPool", "Task"]
+
+_Pool = TypeVar("_Pool", bound="ProverPool")
 
 #: What a worker runs per theorem: ``task(backend, theorem, agent, config) -> record``. It must
 #: be a module-level function (Ray pickles it by reference).
@@ -140,7 +142,7 @@ class ProverPool:
         if self._owns_cluster:
             self._ray.shutdown()
 
-    def __enter__(self) -> ProverPool:
+    def __enter__(self: _Pool) -> _Pool:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -9,10 +9,13 @@ prover prints is shown as ``\\ufffd`` in observations (``info["goals"]`` keeps t
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Any
 
+import numpy as np
 from gymnasium import spaces
 
-__all__ = ["PROOF_CHARSET", "REPLACEMENT", "proof_text_space", "sanitize"]
+__all__ = ["PROOF_CHARSET", "REPLACEMENT", "ProofText", "proof_text_space", "sanitize"]
 
 REPLACEMENT = "\ufffd"
 
@@ -54,6 +57,8 @@ _OUTSIDE = re.compile(
     + "]"
 )
 
+_SORTED_CHARSET = "".join(sorted(PROOF_CHARSET))
+
 
 def sanitize(text: str, max_length: int) -> str:
     """Map ``text`` into the proof text space: unknown characters become U+FFFD, long text is
@@ -64,6 +69,60 @@ def sanitize(text: str, max_length: int) -> str:
     return out
 
 
+class ProofText(spaces.Text):
+    """``Text`` over :data:`PROOF_CHARSET` that works in async vector envs' shared memory.
+
+    Two gymnasium details break ``Text`` observations in ``make_vec(..., "async")``: ``Text``
+    numbers characters in the order of the charset it is given (a set's order changes with each
+    process's hash seed, so workers and the parent disagree), and the parent decodes the shared
+    buffer into a tuple of strings once, at construction, then returns that tuple on every
+    step. This space is built from the sorted charset, and its shared-memory reader returns a
+    view that decodes the buffer when it is read (and when the vector env copies it).
+    """
+
+    def __init__(self, max_length: int, min_length: int = 0) -> None:
+        super().__init__(max_length=max_length, min_length=min_length, charset=_SORTED_CHARSET)
+
+
+class _SharedTexts(Sequence[str]):
+    """The strings in an async vector env's shared buffer, decoded on access."""
+
+    def __init__(self, space: spaces.Text, buffer: Any, n: int) -> None:
+        self._space, self._buffer, self._n = space, buffer, n
+
+    def _decode(self) -> tuple[str, ...]:
+        data = np.frombuffer(self._buffer.get_obj(), dtype=np.int32)
+        data = data.reshape((self._n, self._space.max_length))
+        chars, size = self._space.character_list, len(self._space.character_list)
+        return tuple("".join(chars[v] for v in row if v < size) for row in data)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._decode()[index]
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> tuple[str, ...]:
+        return self._decode()
+
+    def __eq__(self, other: object) -> bool:
+        return tuple(self) == tuple(other) if isinstance(other, Sequence) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+_READER_REGISTERED = False
+
+
 def proof_text_space(max_length: int, min_length: int = 0) -> spaces.Text:
-    """A ``Text`` space over :data:`PROOF_CHARSET`."""
-    return spaces.Text(max_length=max_length, min_length=min_length, charset=PROOF_CHARSET)
+    """A :class:`ProofText` space (``Text`` over :data:`PROOF_CHARSET`)."""
+    global _READER_REGISTERED
+    if not _READER_REGISTERED:  # teach gymnasium's async vector env to read it (once)
+        from gymnasium.vector.utils import read_from_shared_memory
+
+        @read_from_shared_memory.register(ProofText)
+        def _read(space: ProofText, shared_memory: Any, n: int = 1) -> _SharedTexts:
+            return _SharedTexts(space, shared_memory, n)
+
+        _READER_REGISTERED = True
+    return ProofText(max_length=max_length, min_length=min_length)

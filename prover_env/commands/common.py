@@ -29,8 +29,8 @@ def load_suite(name: str, data_dir: str | None = None) -> list[Theorem]:
     if name.startswith("synth:"):
         from training.dataset import coq_theorems
 
-        folder, _, split = name[len("synth:") :].partition(":")
-        return [t for _, t in coq_theorems(folder, split or "heldout")]
+        root, _, split = name[len("synth:") :].partition(":")
+        return [t for _, t in coq_theorems(root, split or "heldout")]
     if name.split(":", 1)[0] in ("minif2f-coq", "minif2f-rocq"):
         split = name.split(":", 1)[1] if ":" in name else "valid"
         return load_minif2f_coq(split, data_dir)
@@ -41,8 +41,8 @@ def load_suite(name: str, data_dir: str | None = None) -> list[Theorem]:
         if any(path.glob("*.v")):
             return load_coq_dir(path.parent, path.name)
         theorems: list[Theorem] = []
-        for split in sorted(p for p in path.iterdir() if p.is_dir() and any(p.glob("*.v"))):
-            theorems += load_coq_dir(path, split.name)
+        for folder in sorted(p for p in path.iterdir() if p.is_dir() and any(p.glob("*.v"))):
+            theorems += load_coq_dir(path, folder.name)
         if theorems:
             return theorems
     raise DataNotFoundError(

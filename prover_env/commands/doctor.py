@@ -397,7 +397,8 @@ def run_doctor(args: argparse.Namespace) -> int:
         print(json.dumps(reports, indent=2))
     else:
         for rep in reports:
-            mark = {True: "ok ", False: "-- "}.get(rep.get("ok"), "   ") if "ok" in rep else "   "
+            ok = rep.get("ok")
+            mark = "ok " if ok is True else ("-- " if ok is False else "   ")
             print(f"{mark} {rep['name']}")
             for key, value in rep.items():
                 if key in ("name", "ok"):

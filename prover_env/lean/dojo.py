@@ -674,7 +674,8 @@ class LeanDojoBackend(Backend):
             params = inspect.signature(self._ld.Dojo).parameters
         except (TypeError, ValueError):
             params = {}  # type: ignore[assignment]
-        cfg, kwargs = self.config, {}
+        cfg = self.config
+        kwargs: dict[str, Any] = {}
         if "timeout" in params:  # lean-dojo >= 2: seconds to wait for any answer
             kwargs["timeout"] = max(1, math.ceil(max(cfg.startup_timeout, cfg.timeout)))
         if "additional_imports" in params and cfg.additional_imports:
