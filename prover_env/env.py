@@ -294,7 +294,7 @@ class ProverEnv(gym.Env[str, str]):
             print(self.render_text())
         return sanitize(self.state.goals, self.max_obs_chars), reward, terminated, truncated, info
 
-    def render(self) -> str | None:
+    def render(self) -> str | None:  # type: ignore[override]
         """``ansi``: the last step as text; ``human``: printed on every step."""
         if self.render_mode == "ansi":
             return self.render_text()
