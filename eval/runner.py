@@ -1,7 +1,9 @@
 """Evaluate an agent with a search on a suite: one JSON line per theorem, a summary with pass@k.
 
 Results are appended (and flushed to disk) as each theorem finishes, so an interrupted run
-resumes where it stopped: theorems already in ``results.jsonl`` are skipped. This is the
+resumes where it stopped: theorems already in ``results.jsonl`` are skipped. A write that fails
+(a full disk) leaves no torn line behind and stops the run with a
+:class:`~prover_env.error.ResultsWriteError` that says to free space and rerun. This is the
 sequential runner (one process); the Ray runner distributes the same per-theorem function.
 """
 
@@ -19,6 +21,7 @@ from agents.base import Agent
 from agents.search import SearchConfig, SearchResult, best_first_search, sample_proofs
 from eval.passk import suite_pass_at_k
 from prover_env.backend import Backend
+from prover_env.error import ResultsWriteError
 from prover_env.types import Theorem
 
 __all__ = ["EvalConfig", "evaluate", "load_results", "prove_theorem"]
@@ -119,10 +122,46 @@ def _drop_torn_tail(path: Path) -> None:
 
 
 def _append(path: Path, record: dict[str, Any]) -> None:
-    with path.open("a", encoding="utf-8") as f:
-        f.write(json.dumps(record, ensure_ascii=False) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    """Append one record as a JSON line and fsync it: once this returns, it survives a crash.
+
+    Raises:
+        ResultsWriteError: The line could not be written whole (e.g. the disk is full). The
+            file was cut back to its size before the call (no torn line is left for a resume
+            to trip on) and the message says to free space and rerun.
+    """
+    data = (json.dumps(record, ensure_ascii=False) + "\n").encode()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    except OSError as e:
+        raise ResultsWriteError.from_os_error(path, "a result", e) from e
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)  # a delayed ENOSPC/EIO surfaces here on some file systems
+        except OSError as e:
+            restored = True
+            try:  # a full disk still lets a file shrink
+                os.ftruncate(fd, size)
+                os.fsync(fd)
+            except OSError:
+                restored = False  # the resume drops a torn last line anyway
+            raise ResultsWriteError.from_os_error(path, "a result", e, restored) from e
+    finally:
+        os.close(fd)
+
+
+def _write_summary(path: Path, summary: dict[str, Any]) -> None:
+    """Write ``summary.json`` atomically; a failure keeps the old one (it is rebuilt on rerun)."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise ResultsWriteError.from_os_error(path, "the summary", e) from e
 
 
 def summarize(records: Sequence[dict[str, Any]], config: EvalConfig) -> dict[str, Any]:
@@ -167,5 +206,5 @@ def evaluate(
     wanted = {t.name for t in theorems}
     records = [r for r in load_results(out) if r["theorem"] in wanted]
     summary = summarize(records, config)
-    (out / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    _write_summary(out / SUMMARY, summary)
     return summary

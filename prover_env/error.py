@@ -8,6 +8,8 @@ does not elaborate). Every message says how to fix the problem.
 
 from __future__ import annotations
 
+import errno as _errno
+
 __all__ = [
     "BackendNotAvailableError",
     "DataNotFoundError",
@@ -15,6 +17,7 @@ __all__ = [
     "ProverError",
     "ProverGymError",
     "ProverTimeoutError",
+    "ResultsWriteError",
     "TheoremError",
     "UnknownTheoremError",
 ]
@@ -67,3 +70,65 @@ class UnknownTheoremError(ProverGymError, KeyError):
 
 class DataNotFoundError(ProverGymError, FileNotFoundError):
     """A theorem suite's files could not be found."""
+
+
+class ResultsWriteError(ProverGymError, OSError):
+    """Finished results could not be written to disk (a full disk, a quota, an I/O error).
+
+    Raised by the writers of resumable run files (``results.jsonl``, ``theorems.jsonl``...).
+    Before raising, the writer cuts the file back to its last complete record, so a rerun
+    after freeing space resumes from every record that was saved and never reads a torn one.
+    It is an ``OSError`` too: ``errno``, ``strerror`` and ``filename`` are the failure's.
+
+    Args:
+        path: The file that could not be written.
+        what: What was being written, in words (``"a result"``, ``"the summary"``...).
+        code: The failure's ``errno`` (``errno.ENOSPC``...).
+        strerror: The failure's message.
+        restored: Whether the file was cut back to its last complete record.
+
+    Attributes:
+        path, what, restored: As given.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        what: str,
+        code: int | None,
+        strerror: str,
+        restored: bool = True,
+    ) -> None:
+        super().__init__(code, strerror, path)
+        self.path = path
+        self.what = what
+        self.restored = restored
+        name = _errno.errorcode.get(code, "") if code is not None else ""
+        cause = f"{strerror} ({name})" if name else strerror
+        kept = (
+            "nothing half-written was kept (the file holds complete records only)"
+            if restored
+            else "the file may end with a partial line, which the rerun drops"
+        )
+        fix = (
+            "free disk space (or raise the quota)"
+            if code in (_errno.ENOSPC, _errno.EDQUOT)
+            else "fix the file system (space, permissions, the device)"
+        )
+        self.message = (
+            f"could not write {what} to {path}: {cause}; {kept}. {fix[0].upper()}{fix[1:]} and "
+            "rerun the same command: it resumes from the records already saved"
+        )
+
+    @classmethod
+    def from_os_error(
+        cls, path: object, what: str, error: OSError, restored: bool = True
+    ) -> ResultsWriteError:
+        """The error for ``error`` (raised while writing ``what`` to ``path``)."""
+        return cls(str(path), what, error.errno, error.strerror or str(error), restored)
+
+    def __reduce__(self) -> tuple[object, ...]:  # picklable (Ray, multiprocessing)
+        return (type(self), (self.path, self.what, self.errno, self.strerror, self.restored))
+
+    def __str__(self) -> str:
+        return self.message

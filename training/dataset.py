@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from prover_env.error import DataNotFoundError
+from prover_env.error import DataNotFoundError, ResultsWriteError
 from prover_env.types import Theorem
 
 __all__ = [
@@ -131,30 +131,100 @@ def _to_json(record: StepRecord | TheoremRecord | dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False)
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _lines(records: Iterable[StepRecord | TheoremRecord | dict[str, Any]]) -> Iterator[bytes]:
+    """The records as JSON-line bytes, in chunks of about 1 MiB."""
+    chunk: list[str] = []
+    size = 0
+    for record in records:
+        line = _to_json(record) + "\n"
+        chunk.append(line)
+        size += len(line)
+        if size >= 1 << 20:
+            yield "".join(chunk).encode()
+            chunk, size = [], 0
+    if chunk:
+        yield "".join(chunk).encode()
+
+
 def write_jsonl(
     path: str | os.PathLike[str], records: Iterable[StepRecord | TheoremRecord | dict[str, Any]]
 ) -> int:
-    """Write ``records`` to ``path`` (replacing it atomically); returns how many were written."""
+    """Write ``records`` to ``path`` (replacing it atomically); returns how many were written.
+
+    Raises:
+        ResultsWriteError: The disk is full (or another write error): ``path`` is left as it
+            was, and no temporary file remains.
+    """
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     n = 0
-    with tmp.open("w", encoding="utf-8") as f:
+
+    def counted() -> Iterator[StepRecord | TheoremRecord | dict[str, Any]]:
+        nonlocal n
         for record in records:
-            f.write(_to_json(record) + "\n")
             n += 1
-    tmp.replace(path)
+            yield record
+
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    except OSError as e:
+        raise ResultsWriteError.from_os_error(path, "the dataset file", e) from e
+    try:
+        try:
+            for data in _lines(counted()):  # reading the records is not writing: not wrapped
+                try:
+                    _write_all(fd, data)
+                except OSError as e:
+                    raise ResultsWriteError.from_os_error(path, "the dataset file", e) from e
+            try:
+                os.fsync(fd)
+            except OSError as e:
+                raise ResultsWriteError.from_os_error(path, "the dataset file", e) from e
+        finally:
+            os.close(fd)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return n
 
 
 def append_jsonl(
     path: str | os.PathLike[str], records: Iterable[StepRecord | TheoremRecord | dict[str, Any]]
 ) -> None:
-    """Append ``records`` to ``path`` and flush them to disk."""
-    with Path(path).open("a", encoding="utf-8") as f:
-        for record in records:
-            f.write(_to_json(record) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    """Append ``records`` to ``path`` and flush them to disk (all of them, or none).
+
+    Raises:
+        ResultsWriteError: The disk is full (or another write error): ``path`` was cut back to
+            its size before the call, so no torn line is left, and the message says to free
+            space and rerun (the build resumes).
+    """
+    data = b"".join(_lines(records))
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    except OSError as e:
+        raise ResultsWriteError.from_os_error(path, "dataset records", e) from e
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)  # a delayed ENOSPC/EIO surfaces here on some file systems
+        except OSError as e:
+            restored = True
+            try:  # a full disk still lets a file shrink
+                os.ftruncate(fd, size)
+                os.fsync(fd)
+            except OSError:
+                restored = False  # readers skip a torn last line anyway
+            raise ResultsWriteError.from_os_error(path, "dataset records", e, restored) from e
+    finally:
+        os.close(fd)
 
 
 def read_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
