@@ -1,4 +1,15 @@
-"""Shared fixtures: a real Coq backend, and MiniF2F data from ../shared/datasets."""
+"""Shared fixtures: a real Coq backend, MiniF2F data from ../shared/datasets, and the size of
+the hostile-input tests.
+
+Profiles of the fuzzing (tests/test_fuzz.py) and the hostile batteries (tests/test_hostile.py):
+
+* ``ci`` (the default): few, derandomized Hypothesis examples (the same ones on every run) and
+  the batteries' quick checks; the two files take about a minute;
+* ``nightly``: ``pytest --long`` (or ``PROVER_GYM_FUZZ=long pytest``): many random examples
+  per property, and every battery case also finished and re-verified; tens of minutes.
+
+``--hypothesis-profile NAME`` still wins over both.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from prover_env import CoqBackend, Theorem
 
@@ -51,3 +63,69 @@ def coqidetop_pids() -> list[int]:
         for p in me.children(recursive=True)
         if "coqidetop" in p.name() and p.status() != psutil.STATUS_ZOMBIE
     ]
+
+
+# -- profiles of the hostile-input tests ------------------------------------------------------
+
+_SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+# Deadlines are off: a prover step has its own time limit, and the tests assert it themselves.
+settings.register_profile(
+    "ci",
+    max_examples=25,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=_SLOW_OK,
+)
+settings.register_profile(
+    "nightly",
+    max_examples=1000,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=_SLOW_OK,
+)
+
+
+class FuzzProfile:
+    """The selected profile of the hostile-input tests (set by :func:`pytest_configure`).
+
+    Attributes:
+        long: The ``nightly`` profile (``--long`` or ``PROVER_GYM_FUZZ=long``).
+    """
+
+    long = os.environ.get("PROVER_GYM_FUZZ", "").strip().lower() in ("long", "nightly")
+
+    @property
+    def name(self) -> str:
+        """``"nightly"`` or ``"ci"``."""
+        return "nightly" if self.long else "ci"
+
+    def examples(self, ci: int, nightly: int) -> int:
+        """How many Hypothesis examples a property runs in this profile."""
+        return nightly if self.long else ci
+
+
+FUZZ = FuzzProfile()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--long",
+        action="store_true",
+        default=False,
+        help="run the hostile-input fuzzing and batteries in their long (nightly) profile; "
+        "same as PROVER_GYM_FUZZ=long",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--long"):
+        FuzzProfile.long = True
+    if not config.getoption("hypothesis_profile", default=None):
+        settings.load_profile(FUZZ.name)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"prover-gym fuzz profile: {FUZZ.name} (--long for nightly)"

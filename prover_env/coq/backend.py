@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar, cast
 
+from prover_env._process import ResourceLimits, spawn_limits
 from prover_env.backend import Backend, StateNode, node_of
 from prover_env.coq.idetop import CoqIdeTop, Reply, find_coqidetop, richpp_text
 from prover_env.coq.sentences import FORBIDDEN_TACTICS, GuardError, check_tactic, split_sentences
@@ -53,18 +54,20 @@ __all__ = [
 DEFAULT_PRELUDE = "From Coq Require Import Lia Lra Psatz Ring Field."
 
 #: Axioms of Coq's Reals library (8.16) plus excluded middle: what a MiniF2F proof may use.
+#: Full kernel paths; an allowlist entry may also be a dotted suffix of one
+#: (``Classical_Prop.classic``), matched against the path the axiom really has.
 REALS_AXIOMS: frozenset[str] = frozenset(
     {
-        "ClassicalDedekindReals.sig_forall_dec",
-        "ClassicalDedekindReals.sig_not_dec",
-        "FunctionalExtensionality.functional_extensionality_dep",
-        "Classical_Prop.classic",
+        "Coq.Reals.ClassicalDedekindReals.sig_forall_dec",
+        "Coq.Reals.ClassicalDedekindReals.sig_not_dec",
+        "Coq.Logic.FunctionalExtensionality.functional_extensionality_dep",
+        "Coq.Logic.Classical_Prop.classic",
     }
 )
 
 _T = TypeVar("_T")
 _check_cached = functools.lru_cache(maxsize=4096)(check_tactic)  # policies repeat tactics
-_RSS_EVERY = 8  # episodes between two looks at a process's memory
+_RSS_EVERY = 8  # episodes between two looks at a process's memory and CPU time
 _THEOREM_NAME = re.compile(
     r"^\s*(?:Theorem|Lemma|Fact|Remark|Corollary|Proposition|Property|Example)\s+([A-Za-z_][\w']*)"
 )
@@ -86,7 +89,21 @@ class CoqConfig:
             ones are closed, and their states replay on demand.
         recycle_episodes: Restart a process after this many episodes (0: never).
         recycle_rss_mb: Restart a process whose resident memory passed this (0: never).
-        allowed_axioms: Axioms a verified proof may depend on.
+        max_memory_mb: Address-space limit of each ``coqidetop`` (``RLIMIT_AS``, set in the
+            child before ``exec``; ``None``: none). A tactic that allocates past it fails with
+            ``Out of memory.`` (a tactic error) or kills the process (restarted like any
+            crash). ``coqidetop`` (OCaml 4) maps little it does not use: about 0.5 GiB with the
+            standard prelude, 0.6 GiB with Reals + Psatz, 0.7 GiB with Coquelicot; the default
+            of 6 GiB is twice ``recycle_rss_mb``, so the limit only stops a runaway tactic.
+        max_cpu_seconds: CPU time one ``coqidetop`` may use over its life (``RLIMIT_CPU``:
+            ``SIGXCPU``, then ``SIGKILL``; ``None``: none). A backstop for a prover nobody
+            interrupts (the per-tactic ``timeout`` is the normal limit): a process past 90% of
+            it is recycled between episodes, so only a runaway one is killed (then restarted).
+        allowed_axioms: Axioms a verified proof may depend on: full kernel paths
+            (``Coq.Logic.Classical_Prop.classic``) or dotted suffixes of them
+            (``Classical_Prop.classic``), matched against the path ``Locate`` resolves each
+            printed axiom to. Axioms the theorem's header declares pass only when listed by
+            their full path (``Top.NAME``).
         forbidden_tactics: Tactic names refused anywhere in an action.
         coqidetop: ``coqidetop`` executable (default: found on ``PATH``).
         args: Extra ``coqidetop`` arguments, e.g. ``("-R", "theories", "MyLib")``.
@@ -102,6 +119,8 @@ class CoqConfig:
     max_processes: int = 2
     recycle_episodes: int = 5000
     recycle_rss_mb: int = 3072
+    max_memory_mb: int | None = 6144
+    max_cpu_seconds: float | None = 3600.0
     allowed_axioms: frozenset[str] = REALS_AXIOMS
     forbidden_tactics: frozenset[str] = FORBIDDEN_TACTICS
     coqidetop: str | None = None
@@ -180,6 +199,39 @@ def _goals_of(reply: Reply) -> tuple[str, int] | None:
     return text, len(focused) + len(background) + len(shelved) + len(given_up)
 
 
+def _printed(reply: Reply) -> str:
+    """What a query printed (its messages but the info-level ones)."""
+    return "\n".join(m for level, m in reply.messages if level != "info")
+
+
+_LOCATED = re.compile(r"^\s*(?:Constant|Inductive|Constructor)\s+([^\s(]+)")
+
+
+def _kernel_path(reply: Reply) -> str | None:
+    """The full path a ``Locate Term NAME.`` reply resolves ``NAME`` to (its first entry)."""
+    if not reply.ok:
+        return None
+    lines = _printed(reply).strip().splitlines()
+    m = _LOCATED.match(lines[0]) if lines else None
+    return m.group(1) if m else None
+
+
+def _axiom_allowed(path: str | None, document: str, allowed: frozenset[str]) -> bool:
+    """Whether the axiom at kernel ``path`` is allowed.
+
+    An allowlist entry names a library axiom by its full path or any dotted suffix of it
+    (``Classical_Prop.classic`` is ``Coq.Logic.Classical_Prop.classic``). An axiom declared
+    in the proof's own ``document`` library (``Top``: the theorem's header, in any module)
+    passes only when listed by its full path (``Top.my_axiom``): a header cannot pass off its
+    own axiom as a library one.
+    """
+    if path is None:
+        return False
+    if path.startswith(document + "."):
+        return path in allowed
+    return any(path == entry or path.endswith("." + entry) for entry in allowed)
+
+
 def parse_assumptions(text: str) -> tuple[list[str], list[str]]:
     """Parse ``Print Assumptions`` output.
 
@@ -236,6 +288,8 @@ class CoqBackend(Backend):
             args=tuple(config.args),
         )
         self.config = config
+        # Validated here: a bad limit fails when the backend is made, not at the first tactic.
+        self._limits = ResourceLimits(config.max_memory_mb, config.max_cpu_seconds)
         self.executable = find_coqidetop(config.coqidetop)
         self.stats = BackendStats()
         self._id = next(self._ids)
@@ -365,7 +419,7 @@ class CoqBackend(Backend):
         body = [theorem.statement.strip(), "Proof.", *sentences, "Qed."]
         session = self._session(theorem)
 
-        def check(proc: CoqIdeTop) -> Reply | Verdict:
+        def check(proc: CoqIdeTop) -> tuple[Reply, dict[str, str | None]] | Verdict:
             self._rewind(session, proc, 0)
             try:
                 reply, sid = self._add_all(proc, body, session.header_sid)
@@ -373,30 +427,49 @@ class CoqBackend(Backend):
                     reply = proc.goal(self.config.verify_timeout)
                 if not reply.ok:
                     return Verdict(False, f"Coq rejected the proof: {reply.error}", script=script)
-                return proc.query(f"Print Assumptions {name}.", sid, self.config.verify_timeout)
+                timeout = self.config.verify_timeout
+                query = proc.query(f"Print Assumptions {name}.", sid, timeout)
+                # Print Assumptions shows the shortest name that resolves to each axiom, so a
+                # header's `Module Classical_Prop. Axiom classic : False.` prints as an allowed
+                # name: resolve every name (and the theorem's own) to its full kernel path.
+                paths: dict[str, str | None] = {}
+                if query.ok:
+                    for n in [*parse_assumptions(_printed(query))[0], name]:
+                        paths[n] = _kernel_path(proc.query(f"Locate Term {n}.", sid, timeout))
+                return query, paths
             finally:
                 if proc.alive:
                     proc.edit_at(session.header_sid)
 
         try:
-            query = self._with_process(session, theorem, check)
+            checked = self._with_process(session, theorem, check)
         except (ProverCrashedError, ProverTimeoutError) as e:
             return Verdict(False, f"the prover failed while checking: {e}", script=script)
-        if isinstance(query, Verdict):
-            return query
+        if isinstance(checked, Verdict):
+            return checked
+        query, paths = checked
         if not query.ok:
             return Verdict(False, f"Print Assumptions failed: {query.error}", script=script)
-        printed = "\n".join(m for level, m in query.messages if level != "info")
+        printed = _printed(query)
         if "Closed under the global context" not in printed and ":" not in printed:
             return Verdict(
                 False, f"unreadable Print Assumptions output: {printed!r}", script=script
             )
         axioms, other = parse_assumptions(printed)
-        forbidden = tuple(a for a in axioms if a not in self.config.allowed_axioms) + tuple(other)
+        own = paths.get(name)
+        # The document's library (``Top``): every module the header opens lives under it.
+        document = own.split(".", 1)[0] if own and "." in own else "Top"
+        bad = [
+            a
+            for a in axioms
+            if not _axiom_allowed(paths.get(a), document, self.config.allowed_axioms)
+        ]
+        forbidden = tuple(bad) + tuple(other)
         if forbidden:
+            shown = [a if paths.get(a) in (None, a) else f"{a} (= {paths[a]})" for a in bad]
             return Verdict(
                 False,
-                f"the proof depends on forbidden assumptions: {', '.join(forbidden)}",
+                f"the proof depends on forbidden assumptions: {', '.join([*shown, *other])}",
                 tuple(axioms),
                 forbidden,
                 script,
@@ -461,13 +534,14 @@ class CoqBackend(Backend):
         if session.proc is not None:
             self._drop(session, failure=True)
         cfg = self.config
-        proc = CoqIdeTop(
-            self.executable,
-            cfg.args,
-            cfg.startup_timeout,
-            cfg.interrupt_grace,
-            cfg.protocol_timeout,
-        )
+        with spawn_limits(self._limits):
+            proc = CoqIdeTop(
+                self.executable,
+                cfg.args,
+                cfg.startup_timeout,
+                cfg.interrupt_grace,
+                cfg.protocol_timeout,
+            )
         self.stats.processes_started += 1
         try:
             reply, sid = self._add_all(proc, list(session.header), proc.root_state)
@@ -517,7 +591,13 @@ class CoqBackend(Backend):
             and session.episodes % _RSS_EVERY == 0
             and proc.rss_bytes() > cfg.recycle_rss_mb * 2**20
         )
-        if too_many or too_big:
+        # Near its CPU-time limit: replace it now rather than have the kernel kill it mid-tactic.
+        too_old = (
+            cfg.max_cpu_seconds
+            and session.episodes % _RSS_EVERY == 0
+            and proc.cpu_seconds() > 0.9 * cfg.max_cpu_seconds
+        )
+        if too_many or too_big or too_old:
             self.stats.recycles += 1
             self._drop(session)
 

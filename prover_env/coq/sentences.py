@@ -13,7 +13,8 @@ parenthesis. A sentence is a tactic only when, after its bullets and goal select
 with a lower-case letter, ``_`` or ``(``, or with a qualified tactic name whose last part is
 lower-case inside a standard-library number module (``Z.div_mod_to_equations``; the module
 list is closed so that no keyword such as ``Axiom`` can pass as a module name). Tactics that
-close goals without proof (``admit``, ``give_up``) are refused wherever they appear.
+close goals without proof (``admit``, ``give_up``) or skip a type check (``exact_no_check``,
+``change_no_check``) are refused wherever they appear.
 """
 
 from __future__ import annotations
@@ -30,9 +31,19 @@ __all__ = [
     "strip_comments",
 ]
 
-#: Tactic names that close goals without a proof; refused anywhere in an action.
+#: Tactic names that close goals without a proof, or skip the type check that would show the
+#: proof wrong (the kernel refuses it at ``Qed``, after the agent saw the goals close); refused
+#: anywhere in an action.
 FORBIDDEN_TACTICS: frozenset[str] = frozenset(
-    {"admit", "give_up", "exact_no_check", "vm_cast_no_check", "native_cast_no_check"}
+    {
+        "admit",
+        "give_up",
+        "exact_no_check",
+        "vm_cast_no_check",
+        "native_cast_no_check",
+        "change_no_check",
+        "convert_concl_no_check",  # the name of change_no_check before Coq 8.11
+    }
 )
 
 _BULLET_CHARS = "-+*"
@@ -41,12 +52,16 @@ _QUALIFIED_TACTIC = re.compile(
     r"(?:Z|N|Nat|Pos|Q|PeanoNat\.Nat)\.[a-z_][A-Za-z0-9_']*(?![A-Za-z0-9_']|\.\S)"
 )
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_']*")
-# One token per match: whitespace (no group), comment start, string start, identifier, a period
-# that ends a sentence (followed by whitespace or the end, not part of ".."), anything else.
+# One token per match: whitespace (no group), comment start, string start, identifier, a
+# sentence end (a period, or Coq's "..." terminator, followed by whitespace or the end, not part
+# of a longer run of periods), anything else.
 _TOKEN = re.compile(
-    r"""\s+|(\(\*)|(")|([A-Za-z_][A-Za-z0-9_']*)|((?<!\.)\.(?=\s|\Z))|([^\sA-Za-z_"(.]+|[(.])"""
+    r"""\s+|(\(\*)|(")|([A-Za-z_][A-Za-z0-9_']*)|((?<!\.)(?:\.\.\.|\.)(?=\s|\Z))"""
+    r"""|([^\sA-Za-z_"(.]+|[(.])"""
 )
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters, and what Coq's XML protocol cannot carry: lone surrogates (no UTF-8 for
+# them) and U+FFFE/U+FFFF (not XML characters: Coq would echo them in a reply no parser reads).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 _SELECTOR = re.compile(
     r"(?:all|par|!|\[\s*[A-Za-z_][\w']*\s*\]|\d+(?:\s*-\s*\d+)?(?:\s*,\s*\d+(?:\s*-\s*\d+)?)*)\s*:(?!=)"
 )
@@ -120,9 +135,9 @@ def _scan(text: str) -> _Scan:
             idents.append(m.group(3))  # type: ignore[union-attr]
             at_start = False
             i = m.end()  # type: ignore[union-attr]
-        elif kind == 4:  # a period that ends the sentence
-            flush(i + 1)
-            i += 1
+        elif kind == 4:  # a period (or "...") that ends the sentence
+            i = m.end()  # type: ignore[union-attr]
+            flush(i)
         else:
             at_start = False
             i = m.end()  # type: ignore[union-attr]
@@ -235,15 +250,32 @@ def check_tactic(
         )
     if _CONTROL.search(action):
         bad = sorted({f"U+{ord(ch):04X}" for ch in _CONTROL.findall(action)})
-        raise GuardError(f"control characters are not allowed in tactics: {', '.join(bad)}")
+        raise GuardError(
+            "control characters, lone surrogates and U+FFFE/U+FFFF are not allowed in tactics: "
+            + ", ".join(bad)
+        )
     scan = _scan(action)
     sentences = list(scan.sentences)
     if scan.rest:
         rest = scan.rest
-        sentences.append(rest if _is_bullet_or_brace(rest) else rest + ".")
+        # A rest ending in periods ("lra..") has a run of them that ends no sentence: a space
+        # keeps the added period from joining the run (and from making it a "..." terminator).
+        end = " ." if rest.endswith(".") else "."
+        sentences.append(rest if _is_bullet_or_brace(rest) else rest + end)
         if not _is_bullet_or_brace(rest):
             scan.idents.extend(_IDENT.findall(strip_comments(rest)))
     sentences = [body for body in map(strip_comments, sentences) if body]
+    for body in sentences:
+        # Coq does not end a sentence at a period followed by a comment ("lra.(* c *)Qed." is
+        # one sentence), but blanking the comment would make it end there: the text sent must
+        # stay one sentence, or Coq would run a prefix of it and drop the rest unseen.
+        again = _scan(body)
+        if len(again.sentences) + bool(again.rest) > 1:
+            raise GuardError(
+                f"{body!r} holds more than one sentence once its comments are removed (a "
+                "comment right after a period does not end a sentence in Coq): put a space "
+                "between the period and the comment"
+            )
     if not sentences:
         raise GuardError("empty action: send a tactic such as 'intros.'")
     used = sorted(set(scan.idents) & set(forbidden))
@@ -256,11 +288,12 @@ def check_tactic(
         if _is_bullet_or_brace(sentence):
             continue
         body = strip_comments(sentence)
-        m = _SELECTOR.match(body)
-        if m:
+        # Every leading goal selector ("all: par: Admitted." is a syntax error for Coq, but what
+        # follows the selectors must be a tactic all the same).
+        while m := _SELECTOR.match(body):
             body = body[m.end() :].lstrip()
-            if body == "{":
-                continue
+        if body == "{":
+            continue
         tactic_like = body and (body[0].islower() or body[0] in "_(")
         if not tactic_like and not _QUALIFIED_TACTIC.match(body):
             word = body.split(None, 1)[0] if body else sentence

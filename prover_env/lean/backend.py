@@ -27,6 +27,7 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from prover_env._process import ResourceLimits, spawn_limits
 from prover_env.backend import Backend, StateNode, node_of
 from prover_env.error import (
     ProverCrashedError,
@@ -64,7 +65,14 @@ class LeanConfig:
         timeout: Default seconds per tactic; past it the process is killed and restarted.
         startup_timeout: Seconds for elaborating a header (``import Mathlib`` takes tens).
         verify_timeout: Seconds for re-checking a whole proof.
-        memory_limit_mb: Address-space limit of the REPL process (``None``: none).
+        memory_limit_mb: Address-space limit of the REPL process (``RLIMIT_AS``; ``None``:
+            none, the default: Lean maps every imported ``.olean`` file, gigabytes of address
+            space for Mathlib, so a useful value depends on the project; measure the
+            ``VmPeak`` of a REPL that imported your header and allow a few GiB more).
+        max_cpu_seconds: CPU time the REPL process may use over its life (``RLIMIT_CPU``:
+            ``SIGXCPU``, then ``SIGKILL``; ``None``: none, the default: Lean elaborates on
+            several threads, and a time limit already kills the process). A process past 90%
+            of it is recycled before its next request, so only a runaway one is killed.
         recycle_requests: Restart the process after this many requests (0: never).
         recycle_rss_mb: Restart the process past this resident memory (0: never).
         allowed_axioms: Axioms a verified proof may depend on.
@@ -80,6 +88,7 @@ class LeanConfig:
     startup_timeout: float = 600.0
     verify_timeout: float = 300.0
     memory_limit_mb: int | None = None
+    max_cpu_seconds: float | None = None
     recycle_requests: int = 5000
     recycle_rss_mb: int = 16384
     allowed_axioms: frozenset[str] = LEAN_AXIOMS
@@ -129,6 +138,7 @@ class LeanReplBackend(Backend):
             config = LeanConfig(**{**config.__dict__, **overrides})  # type: ignore[arg-type]
         project = config.project or os.environ.get("PROVER_GYM_LEAN_PROJECT") or os.getcwd()
         self.config = config
+        self._limits = ResourceLimits(config.memory_limit_mb, config.max_cpu_seconds)
         self.project = os.path.expanduser(project)
         self._id = next(self._ids)
         self._repl: LeanRepl | None = None
@@ -267,15 +277,21 @@ class LeanReplBackend(Backend):
                 and repl.requests % _RSS_EVERY == 0
                 and repl.rss_bytes() > cfg.recycle_rss_mb * 2**20
             )
-            if not (too_many or too_big):
+            too_old = (
+                cfg.max_cpu_seconds
+                and repl.requests % _RSS_EVERY == 0
+                and repl.cpu_seconds() > 0.9 * cfg.max_cpu_seconds
+            )
+            if not (too_many or too_big or too_old):
                 return repl
         self._restart(failure=repl is not None and not repl.alive)
-        repl = LeanRepl(
-            self.config.command,
-            cwd=self.project,
-            timeout=self.config.timeout,
-            memory_limit_mb=self.config.memory_limit_mb,
-        )
+        with spawn_limits(self._limits):
+            repl = LeanRepl(
+                self.config.command,
+                cwd=self.project,
+                timeout=self.config.timeout,
+                memory_limit_mb=self.config.memory_limit_mb,
+            )
         self._repl = repl
         self._finalizer.detach()
         self._finalizer = weakref.finalize(self, LeanReplBackend._cleanup, [repl, self._pickles])

@@ -29,7 +29,8 @@ _DECLARATIONS = (
     "inductive", "opaque", "namespace", "section", "end", "import", "universe", "variable",
     "mutual", "attribute", "initialize", "builtin_initialize", "notation", "infix", "infixl",
     "infixr", "prefix", "postfix", "private", "protected", "noncomputable", "partial",
-    "deriving", "declare_syntax_cat",
+    "deriving", "declare_syntax_cat", "notation3", "local", "scoped", "export", "omit",
+    "include", "irreducible_def",
 )  # fmt: skip
 
 #: Words refused anywhere in an action, with the reason given to the agent.
@@ -41,6 +42,13 @@ _FORBIDDEN: dict[str, str] = {
     "set_option": "changes Lean's options (`debug.skipKernelTC` skips the kernel check)",
     "axiom": "declares an axiom",
     "unsafe": "leaves the checked fragment of Lean",
+    "unsafeCast": "leaves the checked fragment of Lean",
+    "unsafeBaseIO": "leaves the checked fragment of Lean",
+    "unsafeIO": "leaves the checked fragment of Lean",
+    "unsafeEIO": "leaves the checked fragment of Lean",
+    "lcProof": "is an axiom of the compiler that proves any proposition",
+    "lcUnreachable": "is an axiom of the compiler that inhabits any type",
+    "lcCast": "is an axiom of the compiler that casts between any types",
     "implemented_by": "replaces checked code by unchecked code",
     "extern": "replaces checked code by foreign code",
     "run_tac": "runs a metaprogram (it could add axioms or skip checks)",
@@ -127,11 +135,13 @@ def check_lean_tactic(
 
     Refused, with a message that says why:
 
-    * ``sorry``, ``sorryAx``, ``admit``, ``stop``: they close goals without a proof;
+    * ``sorry``, ``sorryAx``, ``admit``, ``stop``: they close goals without a proof; so do the
+      compiler's axioms ``lcProof``, ``lcUnreachable``, ``lcCast``;
     * ``native_decide``, ``decide +native``, ``bv_decide``, ``Lean.ofReduceBool``... (they
       trust compiled code instead of the kernel), unless ``allow_native_decide``;
     * escapes from the proof: ``set_option`` (``debug.skipKernelTC``...), ``axiom``,
-      ``unsafe``, ``implemented_by``, ``extern``, ``#exit`` and every ``#command``,
+      ``unsafe`` (and ``unsafeCast``...), ``implemented_by``, ``extern``, ``#exit`` and every
+      ``#command``, declarations and scoping commands (``theorem``, ``local``, ``notation3``...),
       attributes ``@[...]``, metaprogramming (``run_tac``, ``by_elab``, ``elab``, ``macro``...);
     * ``«guillemet»`` identifiers, control and invisible formatting characters, empty or
       over-long actions, unterminated comments.
@@ -195,7 +205,8 @@ def check_lean_tactic(
                 f"`{m.group(0).strip()}` is refused: it trusts compiled code instead of the "
                 "kernel (Lean.ofReduceBool); allow it with allow_native_decide=True"
             )
-    return textwrap.dedent(action.strip("\n")).rstrip()
+    # Blank lines around the action go, even "  \n" ones (dedent empties them, strip drops them).
+    return textwrap.dedent(action).strip("\n").rstrip()
 
 
 def guard_action(tactic: str, *, max_chars: int, allow_native_decide: bool) -> str | TacticError:
