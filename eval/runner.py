@@ -20,6 +20,7 @@ from typing import Any
 from agents.base import Agent
 from agents.search import SearchConfig, SearchResult, best_first_search, sample_proofs
 from eval.passk import suite_pass_at_k
+from prover_env._io import append_durably
 from prover_env.backend import Backend
 from prover_env.error import ResultsWriteError
 from prover_env.types import Theorem
@@ -129,28 +130,7 @@ def _append(path: Path, record: dict[str, Any]) -> None:
             file was cut back to its size before the call (no torn line is left for a resume
             to trip on) and the message says to free space and rerun.
     """
-    data = (json.dumps(record, ensure_ascii=False) + "\n").encode()
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
-    except OSError as e:
-        raise ResultsWriteError.from_os_error(path, "a result", e) from e
-    try:
-        size = os.fstat(fd).st_size
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)  # a delayed ENOSPC/EIO surfaces here on some file systems
-        except OSError as e:
-            restored = True
-            try:  # a full disk still lets a file shrink
-                os.ftruncate(fd, size)
-                os.fsync(fd)
-            except OSError:
-                restored = False  # the resume drops a torn last line anyway
-            raise ResultsWriteError.from_os_error(path, "a result", e, restored) from e
-    finally:
-        os.close(fd)
+    append_durably(path, (json.dumps(record, ensure_ascii=False) + "\n").encode(), "a result")
 
 
 def _write_summary(path: Path, summary: dict[str, Any]) -> None:

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from prover_env._io import append_durably
 from prover_env.error import DataNotFoundError, ResultsWriteError
 from prover_env.types import Theorem
 
@@ -205,26 +206,7 @@ def append_jsonl(
             its size before the call, so no torn line is left, and the message says to free
             space and rerun (the build resumes).
     """
-    data = b"".join(_lines(records))
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
-    except OSError as e:
-        raise ResultsWriteError.from_os_error(path, "dataset records", e) from e
-    try:
-        size = os.fstat(fd).st_size
-        try:
-            _write_all(fd, data)
-            os.fsync(fd)  # a delayed ENOSPC/EIO surfaces here on some file systems
-        except OSError as e:
-            restored = True
-            try:  # a full disk still lets a file shrink
-                os.ftruncate(fd, size)
-                os.fsync(fd)
-            except OSError:
-                restored = False  # readers skip a torn last line anyway
-            raise ResultsWriteError.from_os_error(path, "dataset records", e, restored) from e
-    finally:
-        os.close(fd)
+    append_durably(path, b"".join(_lines(records)), "dataset records")
 
 
 def read_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
