@@ -28,7 +28,7 @@ try:  # imported here, not in the child: an import after fork can deadlock on th
 except ImportError:  # pragma: no cover (not Unix)
     resource = None  # type: ignore[assignment]
 
-__all__ = ["CPU_KILL_GRACE", "PipeProcess", "ResourceLimits", "spawn_limits"]
+__all__ = ["CPU_KILL_GRACE", "PipeProcess", "ResourceLimits", "due_for_recycling", "spawn_limits"]
 
 #: CPU seconds between the soft CPU limit (``SIGXCPU``) and the hard one (``SIGKILL``), for a
 #: process that catches or ignores ``SIGXCPU``.
@@ -298,3 +298,32 @@ class PipeProcess:
         self.kill()
         with contextlib.suppress(OSError, ValueError):
             self._stderr.close()
+
+
+def due_for_recycling(
+    proc: PipeProcess,
+    uses: int,
+    *,
+    max_uses: int | None,
+    rss_mb: int | None,
+    cpu_seconds: float | None,
+    look_every: int,
+) -> bool:
+    """Whether a live prover process should be replaced before its next use.
+
+    Args:
+        proc: The process.
+        uses: Episodes or requests it has served.
+        max_uses: Replace after this many uses (0 or ``None``: never).
+        rss_mb: Replace when its resident memory passed this (0 or ``None``: never).
+        cpu_seconds: Its CPU-time limit: replace it at 90% rather than have the kernel kill it
+            mid-tactic (``None``: no limit).
+        look_every: Read /proc (~30 us) only every this many uses, off the hot path.
+    """
+    if max_uses and uses >= max_uses:
+        return True
+    if uses % look_every:
+        return False
+    if rss_mb and proc.rss_bytes() > rss_mb * 2**20:
+        return True
+    return bool(cpu_seconds and proc.cpu_seconds() > 0.9 * cpu_seconds)

@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar, cast
 
-from prover_env._process import ResourceLimits, spawn_limits
+from prover_env._process import ResourceLimits, due_for_recycling, spawn_limits
 from prover_env.backend import Backend, StateNode, node_of
 from prover_env.coq.idetop import CoqIdeTop, Reply, find_coqidetop, richpp_text
 from prover_env.coq.sentences import FORBIDDEN_TACTICS, GuardError, check_tactic, split_sentences
@@ -584,20 +584,14 @@ class CoqBackend(Backend):
         proc, cfg = session.proc, self.config
         if proc is None or not proc.alive:
             return
-        too_many = cfg.recycle_episodes and session.episodes >= cfg.recycle_episodes
-        # Reading /proc costs ~30 us: look at the memory every few episodes only.
-        too_big = (
-            cfg.recycle_rss_mb
-            and session.episodes % _RSS_EVERY == 0
-            and proc.rss_bytes() > cfg.recycle_rss_mb * 2**20
-        )
-        # Near its CPU-time limit: replace it now rather than have the kernel kill it mid-tactic.
-        too_old = (
-            cfg.max_cpu_seconds
-            and session.episodes % _RSS_EVERY == 0
-            and proc.cpu_seconds() > 0.9 * cfg.max_cpu_seconds
-        )
-        if too_many or too_big or too_old:
+        if due_for_recycling(
+            proc,
+            session.episodes,
+            max_uses=cfg.recycle_episodes,
+            rss_mb=cfg.recycle_rss_mb,
+            cpu_seconds=cfg.max_cpu_seconds,
+            look_every=_RSS_EVERY,
+        ):
             self.stats.recycles += 1
             self._drop(session)
 

@@ -27,7 +27,7 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from prover_env._process import ResourceLimits, spawn_limits
+from prover_env._process import ResourceLimits, due_for_recycling, spawn_limits
 from prover_env.backend import Backend, StateNode, node_of
 from prover_env.error import (
     ProverCrashedError,
@@ -270,19 +270,14 @@ class LeanReplBackend(Backend):
         repl = self._repl
         if repl is not None and repl.alive:
             cfg = self.config
-            too_many = cfg.recycle_requests and repl.requests >= cfg.recycle_requests
-            # Reading /proc on every request would sit on the hot path: look every few.
-            too_big = (
-                cfg.recycle_rss_mb
-                and repl.requests % _RSS_EVERY == 0
-                and repl.rss_bytes() > cfg.recycle_rss_mb * 2**20
-            )
-            too_old = (
-                cfg.max_cpu_seconds
-                and repl.requests % _RSS_EVERY == 0
-                and repl.cpu_seconds() > 0.9 * cfg.max_cpu_seconds
-            )
-            if not (too_many or too_big or too_old):
+            if not due_for_recycling(
+                repl,
+                repl.requests,
+                max_uses=cfg.recycle_requests,
+                rss_mb=cfg.recycle_rss_mb,
+                cpu_seconds=cfg.max_cpu_seconds,
+                look_every=_RSS_EVERY,
+            ):
                 return repl
         self._restart(failure=repl is not None and not repl.alive)
         with spawn_limits(self._limits):
