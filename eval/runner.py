@@ -25,7 +25,13 @@ from prover_env.backend import Backend
 from prover_env.error import ResultsWriteError
 from prover_env.types import Theorem
 
-__all__ = ["EvalConfig", "evaluate", "load_results", "prove_theorem"]
+__all__ = [
+    "EvalConfig",
+    "evaluate",
+    "load_results",
+    "prove_theorem",
+    "summarize",
+]
 
 RESULTS = "results.jsonl"
 SUMMARY = "summary.json"

@@ -7,7 +7,13 @@ from typing import Any
 
 import gymnasium as gym
 
-__all__ = ["ENV_IDS", "make_minif2f_coq", "register_envs"]
+__all__ = [
+    "ENV_IDS",
+    "make_lean",
+    "make_minif2f_coq",
+    "make_minif2f_lean",
+    "register_envs",
+]
 
 #: Every id prover-gym registers, with the kwargs it needs to build without a data folder.
 ENV_IDS: dict[str, str] = {

@@ -27,6 +27,7 @@ __all__ = [
     "Statement",
     "SumUpto",
     "Var",
+    "free_names",
     "render_coq",
     "render_lean",
 ]

@@ -49,7 +49,14 @@ from training.sft import (
     set_rng_state,
 )
 
-__all__ = ["ALGOS", "RLConfig", "train_rl"]
+__all__ = [
+    "ALGOS",
+    "RLConfig",
+    "expert_iteration_update",
+    "grpo_update",
+    "sequence_logprobs",
+    "train_rl",
+]
 
 ALGOS = ("grpo", "expert-iteration")
 METRICS = (

@@ -7,6 +7,8 @@ import argparse
 import statistics
 import time
 
+__all__ = ["run_demo", "run_env_demo"]
+
 #: Actions the demo tries in order, after ``intros``: Coq's decision procedures.
 DEMO_TACTICS = ("lia.", "lra.", "nia.", "nra.", "ring.", "field.", "tauto.", "auto.", "firstorder.")
 

@@ -16,6 +16,15 @@ from typing import Any
 
 from prover_env.lean.suites import MINIF2F_LEAN_SUITE, lean_toolchain
 
+__all__ = [
+    "find_lean_project",
+    "inspect_lean_project",
+    "lean_version_number",
+    "manifest_packages",
+    "read_lake_manifest",
+    "run_doctor",
+]
+
 _COQ_FIX = "apt-get install coq libcoq-coquelicot coinor-csdp  (or: opam install coq coqide-server)"
 
 #: Lean toolchain of a MiniF2F-ready project: the one the MiniF2F-Lean4 statements are checked

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+__all__ = ["run_play"]
+
 _HELP = """Type a tactic (e.g. `intros x. lra.`) and press Enter.
 Commands: :undo  go back one step   :proof  show the proof so far   :restart  start over
           :help  this text          :quit   leave"""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+__all__ = ["add_sft_parser", "run_sft"]
+
 
 def add_sft_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """The ``sft`` subcommand's options."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+__all__ = ["run_suite"]
+
 
 def run_suite(args: argparse.Namespace) -> int:
     """List theorem names, or (``--check``) start each one in Coq and report unusable ones."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+__all__ = ["add_synth_parser", "run_synth"]
+
 
 def add_synth_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """The ``synth`` subcommand's options."""

@@ -45,6 +45,7 @@ from prover_env.types import ProofFinished, ProofState, TacticError, TacticResul
 __all__ = [
     "DEFAULT_PRELUDE",
     "REALS_AXIOMS",
+    "BackendStats",
     "CoqBackend",
     "CoqConfig",
     "parse_assumptions",

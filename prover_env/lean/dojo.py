@@ -93,6 +93,7 @@ from prover_env.types import ProofFinished, ProofState, TacticError, TacticResul
 __all__ = [
     "AXIOMS_NOT_CHECKED",
     "INSTALL_HINT",
+    "DojoStats",
     "DojoTheoremRef",
     "LeanDojoBackend",
     "LeanDojoConfig",
