@@ -14,7 +14,7 @@ import os
 import shutil
 import sys
 
-from prover_env import Theorem
+from prover_env import ProofFinished, Theorem
 from prover_env.lean.backend import LeanReplBackend
 
 project = os.environ.get("PROVER_GYM_LEAN_PROJECT")
@@ -36,5 +36,7 @@ with LeanReplBackend(project=project, timeout=60) as lean:
     print(state.goals)
     done = lean.run_tactic(state, "omega")
     print(type(done).__name__)
+    if not isinstance(done, ProofFinished):
+        sys.exit(f"the tactic did not close the goal: {done}")
     verdict = lean.verify(theorem, done.proof)
     print(f"kernel verdict: ok={verdict.ok}, axioms={verdict.axioms}")

@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(--env: a Coq session through the env, step by step)",
         description="Generate synthetic theorems and trace them on Coq, fine-tune a tiny "
         "language model on the traces, improve it with RL from prover feedback on Ray workers, "
-        "and evaluate it on held-out theorems with a report and plots (about 10 minutes on 2 "
+        "and evaluate it on held-out theorems with a report and plots (about 5 minutes on 2 idle "
         "CPU cores). With --env: prove the built-in theorems (or a suite's) through the "
         "Gymnasium env with decision procedures as actions, printing every step, the kernel's "
         "verdict and timings.",

@@ -3,12 +3,12 @@
 # virtual environment in .venv with the package and its test tools. Idempotent: a second run
 # only checks that everything is there.
 #
-#   bash scripts/setup.sh            # Coq + .venv with prover-gym[dev,llm,eval]
+#   bash scripts/setup.sh            # Coq + .venv with prover-gym[dev,llm,eval,rl,docs]
 #   EXTRAS=dev bash scripts/setup.sh  # without the LLM parts
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-EXTRAS="${EXTRAS:-dev,llm,eval,rl}"
+EXTRAS="${EXTRAS:-dev,llm,eval,rl,docs}"
 VENV="${VENV:-.venv}"
 SUDO=""
 if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
