@@ -67,6 +67,9 @@ def test_site_builds_strict(tmp_path: Path) -> None:
         assert f'id="prover-gym-{command}"' in cli
     api = (tmp_path / "site" / "api" / "prover_env" / "index.html").read_text()
     assert 'id="prover_env.env.ProverEnv"' in api
+    assert 'href="#prover_env.types.Theorem"><code>Theorem</code></a>' in api  # a :class: role
+    for page in (tmp_path / "site" / "api").rglob("*.html"):
+        assert ":class:`" not in page.read_text(), f"{page}: a Sphinx role left unrendered"
 
 
 def code_pages() -> list[Path]:
