@@ -7,7 +7,6 @@ result), and when a worker dies it starts a replacement and gives its theorem to
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,13 +15,12 @@ from typing import Any
 from eval.pool import ProverPool
 from eval.runner import (
     RESULTS,
-    SUMMARY,
     EvalConfig,
     _append,
     _drop_torn_tail,
+    _finish,
     load_results,
     prove_theorem,
-    summarize,
 )
 from prover_env.types import Theorem
 
@@ -61,9 +59,4 @@ class RayEvaluator(ProverPool):
                 on_record(record, self)
 
         self.map([t for t in theorems if t.name not in done], keep, progress)
-        wanted = {t.name for t in theorems}
-        records = [r for r in load_results(out) if r["theorem"] in wanted]
-        summary = summarize(records, self.config)
-        summary["workers"] = self.workers
-        (out / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-        return summary
+        return _finish(out, theorems, self.config, workers=self.workers)

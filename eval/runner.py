@@ -189,8 +189,15 @@ def evaluate(
         with backend_factory() as backend:
             for theorem in progress(todo) if progress else todo:
                 _append(out / RESULTS, prove_theorem(backend, theorem, agent, config))
+    return _finish(out, theorems, config)
+
+
+def _finish(
+    out: Path, theorems: Sequence[Theorem], config: EvalConfig, **extra: Any
+) -> dict[str, Any]:
+    """Summarize the records of ``theorems`` in ``out`` and write ``summary.json`` atomically."""
     wanted = {t.name for t in theorems}
     records = [r for r in load_results(out) if r["theorem"] in wanted]
-    summary = summarize(records, config)
+    summary = {**summarize(records, config), **extra}
     _write_summary(out / SUMMARY, summary)
     return summary
