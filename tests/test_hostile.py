@@ -325,7 +325,8 @@ def test_lean_backend_on_replayed_transcripts(
     if "unguarded" in case:
         # Defence in depth: with the guard switched off, real Lean's answer (a sorry, an error)
         # still never becomes a finished proof.
-        monkeypatch.setattr(lean_backend, "guard_action", lambda tactic, **_: tactic.strip("\n"))
+        unguarded = lambda state, tactic, **_: tactic.strip("\n")  # noqa: E731
+        monkeypatch.setattr(lean_backend, "guard_action", unguarded)
         with lean_backend_on_replay() as lean:
             result = run_replayed(lean, case)
             assert isinstance(result, TacticError) and not isinstance(result, ProofFinished)

@@ -165,9 +165,8 @@ class LeanReplBackend(Backend):
     ) -> TacticResult:
         """Run ``tactic`` from any state this backend returned (native branching)."""
         node = self._node_of(state)
-        if isinstance(state, ProofFinished):
-            return TacticError("the proof is already finished: no goals remain", False, True)
         text = guard_action(
+            state,
             tactic,
             max_chars=self.config.max_tactic_chars,
             allow_native_decide=self.config.allow_native_decide,

@@ -13,7 +13,7 @@ import textwrap
 import unicodedata
 from collections.abc import Sequence
 
-from prover_env.types import TacticError
+from prover_env.types import ProofFinished, ProofState, TacticError
 
 __all__ = ["LeanGuardError", "check_lean_tactic", "guard_action", "parse_print_axioms"]
 
@@ -209,9 +209,14 @@ def check_lean_tactic(
     return textwrap.dedent(action).strip("\n").rstrip()
 
 
-def guard_action(tactic: str, *, max_chars: int, allow_native_decide: bool) -> str | TacticError:
-    """:func:`check_lean_tactic` for a backend's ``run_tactic``: the text to send, or the
-    :class:`~prover_env.types.TacticError` to return (``rejected_by_guard=True``)."""
+def guard_action(
+    state: ProofState | ProofFinished, tactic: str, *, max_chars: int, allow_native_decide: bool
+) -> str | TacticError:
+    """The opening of a Lean backend's ``run_tactic``: the text to send from ``state``, or the
+    :class:`~prover_env.types.TacticError` to return (``rejected_by_guard=True``): the proof is
+    already finished, or :func:`check_lean_tactic` refused the action."""
+    if isinstance(state, ProofFinished):
+        return TacticError("the proof is already finished: no goals remain", False, True)
     try:
         return check_lean_tactic(
             tactic, max_chars=max_chars, allow_native_decide=allow_native_decide
