@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 from lean_support import needs_lean, needs_transcripts, replay_command
 
-from prover_env import ProofFinished, ProofState, ProverEnv, TacticError, Theorem, TheoremError
+from prover_env import (
+    ProofFinished,
+    ProofState,
+    ProverEnv,
+    ProverError,
+    TacticError,
+    Theorem,
+    TheoremError,
+)
 from prover_env.lean.backend import LeanReplBackend
 from prover_env.lean.guard import LeanGuardError, check_lean_tactic, parse_print_axioms
 
@@ -103,6 +111,21 @@ def test_broken_process_during_a_tactic(flag: str, tmp_path: Path) -> None:
         assert err.timeout == (flag == "--hang-after")
         s2 = lean.run_tactic(s1, BRANCHING[1])  # a fresh process: replay, then the tactic
         assert isinstance(s2, ProofState) and marker.exists()
+
+
+@needs_transcripts
+def test_a_process_that_breaks_twice_is_raised_and_reaped() -> None:
+    """A REPL that never answers: after one restart the time-out is raised (infrastructure),
+    and neither process is left behind as a zombie waiting for the next call."""
+    import psutil
+
+    command = tuple(replay_command("--hang-after", "0"))
+    with LeanReplBackend(command=command, project=".", timeout=1.0, startup_timeout=1.0) as lean:
+        with pytest.raises(ProverError):
+            lean.start(COMPLEX_AND)
+        assert lean.pids() == []
+        children = psutil.Process().children(recursive=True)
+        assert not [c for c in children if c.status() == psutil.STATUS_ZOMBIE]
 
 
 @needs_transcripts

@@ -301,12 +301,20 @@ class LeanReplBackend(Backend):
         self._headers = {}
 
     def _with_restart(self, work):  # type: ignore[no-untyped-def]
-        """Run ``work``; if the process was dead or fails during it, restart and run it again."""
+        """Run ``work``; if the process was dead or fails during it, restart and run it again.
+
+        A second failure is raised, after the second process is reaped too (no zombie waits
+        for the next call).
+        """
         try:
             return work()
         except _INFRA:
             self._restart()
-        return work()
+        try:
+            return work()
+        except _INFRA:
+            self._restart()
+            raise
 
     def _header_env(self, repl: LeanRepl, header: str) -> int | None:
         """The env id of ``header`` in this process (elaborated or unpickled once)."""
