@@ -15,7 +15,7 @@ __all__ = [
     "register_envs",
 ]
 
-#: Every id prover-gym registers, with the kwargs it needs to build without a data folder.
+#: Every id prover-gym registers, and its entry point (imported only when the env is made).
 ENV_IDS: dict[str, str] = {
     "ProverEnv/Coq-v0": "prover_env.env:ProverEnv",
     "ProverEnv/MiniF2F-Coq-v0": "prover_env.registration:make_minif2f_coq",

@@ -68,6 +68,7 @@ def test_site_builds_strict(tmp_path: Path) -> None:
     api = (tmp_path / "site" / "api" / "prover_env" / "index.html").read_text()
     assert 'id="prover_env.env.ProverEnv"' in api
     assert 'href="#prover_env.types.Theorem"><code>Theorem</code></a>' in api  # a :class: role
+    assert 'id="prover_env.registration.ENV_IDS"' in api  # a constant documented by `#:`
     for page in (tmp_path / "site" / "api").rglob("*.html"):
         assert ":class:`" not in page.read_text(), f"{page}: a Sphinx role left unrendered"
 
