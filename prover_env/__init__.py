@@ -13,9 +13,11 @@ Example:
 from __future__ import annotations
 
 from prover_env.backend import Backend
+from prover_env.checker import check_backend
 from prover_env.coq.backend import CoqBackend, CoqConfig
 from prover_env.env import ProverEnv, make_backend
 from prover_env.error import (
+    BackendCheckError,
     BackendNotAvailableError,
     DataNotFoundError,
     ProverCrashedError,
@@ -40,6 +42,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ENV_IDS",
     "Backend",
+    "BackendCheckError",
     "BackendNotAvailableError",
     "CoqBackend",
     "CoqConfig",
@@ -58,6 +61,7 @@ __all__ = [
     "UnknownTheoremError",
     "Verdict",
     "builtin_coq_theorems",
+    "check_backend",
     "check_suite",
     "load_coq_dir",
     "load_minif2f_coq",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno as _errno
 
 __all__ = [
+    "BackendCheckError",
     "BackendNotAvailableError",
     "DataNotFoundError",
     "ProverCrashedError",
@@ -132,3 +133,9 @@ class ResultsWriteError(ProverGymError, OSError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class BackendCheckError(ProverGymError, AssertionError):
+    """A backend broke the :class:`~prover_env.backend.Backend` contract
+    (raised by :func:`prover_env.checker.check_backend`; the message names the rule and the fix).
+    """
