@@ -238,3 +238,24 @@ def test_parse_assumptions() -> None:
     text = "Axioms:\nfoo : False\nbar.baz\n  : forall x, x\nSection Variables:\nv : nat"
     assert parse_assumptions(text) == (["foo", "bar.baz"], ["Section Variables: v"])
     assert parse_assumptions("Closed under the global context") == ([], [])
+
+
+@pytest.mark.parametrize("text", ["\uffff", "a\x01b", "\ufffe"])
+def test_characters_xml_forbids_in_coq_output_stay_readable(text: str) -> None:
+    """Coq prints such characters verbatim, which makes its reply invalid XML; the client turns
+    them into U+FFFD instead of failing to read the reply (the guard keeps them out of actions,
+    so this drives coqidetop directly)."""
+    from prover_env.coq.idetop import CoqIdeTop, find_coqidetop
+
+    proc = CoqIdeTop(find_coqidetop())
+    try:
+        sid = proc.add("Goal True.", proc.root_state).state_id
+        assert sid is not None
+        added, goal = proc.add_goal(f'idtac "{text}".', sid, 5.0)
+        assert added.ok and goal.ok
+        assert [m for _, m in goal.messages + added.messages] == [
+            text.replace("\uffff", "\ufffd").replace("\x01", "\ufffd").replace("\ufffe", "\ufffd")
+        ]
+        assert "True" in goal.value.findtext(".//richpp/_/pp/constr.variable", "")
+    finally:
+        proc.kill()

@@ -26,6 +26,13 @@ from prover_env.error import BackendNotAvailableError, ProverCrashedError, Prove
 __all__ = ["CoqIdeTop", "Reply", "find_coqidetop", "richpp_text"]
 
 _NBSP = b"&nbsp;"
+# What XML 1.0 forbids but Coq prints verbatim when a term or message holds it: C0 controls
+# (other than tab, LF, CR), U+FFFE/U+FFFF and UTF-8-encoded surrogates. Each becomes U+FFFD, so
+# the reply stays readable (the guard keeps them out of actions; strings in a header can still
+# carry them).
+_NOT_XML = re.compile(
+    rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]|\xed[\xa0-\xbf][\x80-\xbf]"
+)
 _MESSAGE = re.compile(rb"<message>.*?</message>", re.DOTALL)
 _GOAL = b'<call val="Goal"><unit/></call>'
 _FIRST_STATE_ID = re.compile(rb'<state_id val="(\d+)"/>')
@@ -169,7 +176,7 @@ class CoqIdeTop(PipeProcess):
         end += len(b"</value>")
         chunk, self._buf = self._buf[:end], self._buf[end:]
         # Coq writes &nbsp;, which XML does not define: make it a character reference.
-        chunk = chunk.replace(_NBSP, b"&#160;")
+        chunk = _NOT_XML.sub("\ufffd".encode(), chunk.replace(_NBSP, b"&#160;"))
         start = chunk.rfind(b"<value ")
         messages: list[tuple[str, str]] = []
         if b'"message"' in chunk:
