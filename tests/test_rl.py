@@ -84,11 +84,47 @@ def test_grpo_update_moves_towards_rewarded_tactics() -> None:
     before = logp("lra."), logp("lia.")
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     cfg = RLConfig(data="unused", epochs=4, minibatch_size=4)
-    loss, signal_groups = grpo_update(model, tok, optimizer, [[good, bad, good, bad], flat], cfg)
-    assert signal_groups == 1 and loss is not None
+    loss, signal_groups, kl = grpo_update(
+        model, tok, optimizer, [[good, bad, good, bad], flat], cfg
+    )
+    assert signal_groups == 1 and loss is not None and kl is None  # no reference: no KL
     after = logp("lra."), logp("lia.")
     assert after[0] > before[0] and after[1] < before[1]
-    assert grpo_update(model, tok, optimizer, [flat], cfg) == (None, 0)
+    assert grpo_update(model, tok, optimizer, [flat], cfg) == (None, 0, None)
+
+
+def test_kl_penalty_keeps_the_policy_near_the_reference() -> None:
+    """Same data, same steps: with kl_beta the policy ends closer to where it started."""
+    import torch
+
+    prompt = "[GOALS]\nx : R\n⊢ x = x\n[PROOFSTEP]\n"
+    good = {"prompts": [prompt], "tactics": ["lra."], "reward": 1.0, "proved": True}
+    bad = {"prompts": [prompt], "tactics": ["lia."], "reward": 0.0, "proved": False}
+    reference, tok = load_model("tiny", 0)
+    enc = encode(tok, [Example(prompt, "lra.", "", "step")], 256)
+    batch = collate([enc[0]], tok.pad_token_id)
+    with torch.no_grad():
+        start = float(sequence_logprobs(reference, batch)[0])
+
+    def drift(beta: float) -> tuple[float, list[float]]:
+        torch.manual_seed(0)
+        model, _ = load_model("tiny", 0)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        cfg = RLConfig(data="unused", epochs=4, minibatch_size=4, kl_beta=beta, clip=10.0)
+        kls = []
+        for _ in range(4):
+            kls.append(grpo_update(model, tok, optimizer, [[good, bad, good, bad]], cfg,
+                                   reference)[2])  # fmt: skip
+        with torch.no_grad():
+            return float(sequence_logprobs(model, batch)[0]) - start, kls
+
+    free, no_kl = drift(0.0)
+    held, kls = drift(5.0)
+    assert no_kl == [None] * 4 and all(k is not None and k >= 0 for k in kls)
+    assert free > 1.0  # without the penalty the policy moves far towards the rewarded tactic
+    assert abs(held) < free / 2  # with it, it stays near the reference
+    with pytest.raises(ValueError, match="kl_beta"):
+        RLConfig(data="unused", kl_beta=-1)
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +176,7 @@ def test_train_killed_with_sigkill_resumes(dataset: Path, tmp_path: Path) -> Non
     cmd = [sys.executable, "-m", "prover_env.cli", "train", "--algo", "grpo", "--suite",
            f"synth:{dataset}", "--out", str(out), "--iterations", "3", "--theorems", "3",
            "--group", "2", "--max-depth", "2", "--workers", "1", "--no-tensorboard",
-           "--no-progress"]  # fmt: skip
+           "--no-progress", "--kl-beta", "0.05"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 240
     while not (out / "checkpoint-1" / "trainer_state.json").exists():
@@ -157,5 +193,7 @@ def test_train_killed_with_sigkill_resumes(dataset: Path, tmp_path: Path) -> Non
     assert again.returncode == 0, again.stderr[-2000:]
     assert "resuming from" in again.stderr
     with (out / "metrics.csv").open() as f:
-        iterations = [int(r["iteration"]) for r in csv.DictReader(f)]
+        rows = list(csv.DictReader(f))
+    iterations = [int(r["iteration"]) for r in rows]
+    assert "kl" in rows[0]  # the penalty's reference model was rebuilt on resume
     assert iterations == [1, 2, 3]  # rows of an iteration cut off by the kill are dropped

@@ -61,7 +61,7 @@ __all__ = [
 ALGOS = ("grpo", "expert-iteration")
 METRICS = (
     "iteration", "algo", "band", "theorems", "attempts", "reward_mean", "theorem_pass_rate",
-    "loss", "signal_groups", "buffer", "rollout_seconds", "learn_seconds", "policy_seconds",
+    "loss", "kl", "signal_groups", "buffer", "rollout_seconds", "learn_seconds", "policy_seconds",
     "prover_seconds", "steps", "replaced_workers",
 )  # fmt: skip
 
@@ -82,6 +82,10 @@ class RLConfig:
         max_new_tokens: Longest tactic sampled, in tokens.
         lr: Learning rate (AdamW).
         clip: GRPO's ratio clip.
+        kl_beta: GRPO: weight of a KL penalty that keeps the policy near the starting one
+            (``init``), as TRL's ``beta``: the k3 estimator ``exp(d) - d - 1`` with
+            ``d = log p_ref - log p`` of each sampled tactic. ``0`` (default) keeps no reference
+            model.
         epochs: Passes over each iteration's batch (GRPO) or over the buffer (expert iteration).
         minibatch_size: (prompt, tactic) pairs per gradient step.
         max_length: Longest prompt + tactic, in tokens (prompts are cut from the left).
@@ -104,6 +108,7 @@ class RLConfig:
     max_new_tokens: int = 32
     lr: float = 2e-5
     clip: float = 0.2
+    kl_beta: float = 0.0
     epochs: int = 2
     minibatch_size: int = 32
     max_length: int = 512
@@ -121,6 +126,8 @@ class RLConfig:
             )
         if self.iterations < 1 or self.theorems_per_iteration < 1 or self.workers < 1:
             raise ValueError("iterations, theorems_per_iteration and workers must be at least 1")
+        if self.kl_beta < 0:
+            raise ValueError(f"kl_beta must be at least 0, not {self.kl_beta}")
 
 
 # -- log-probs by teacher forcing ---------------------------------------------------------------
@@ -150,9 +157,26 @@ def _pairs(trajectories: list[dict[str, Any]]) -> list[Example]:
 
 
 def grpo_update(
-    model: Any, tokenizer: Any, optimizer: Any, groups: list[list[dict[str, Any]]], cfg: RLConfig
-) -> tuple[float | None, int]:
-    """Clipped group-relative policy-gradient steps; returns (mean loss, groups with signal)."""
+    model: Any,
+    tokenizer: Any,
+    optimizer: Any,
+    groups: list[list[dict[str, Any]]],
+    cfg: RLConfig,
+    reference: Any = None,
+) -> tuple[float | None, int, float | None]:
+    """Clipped group-relative policy-gradient steps.
+
+    Args:
+        model: The policy (trained in place).
+        tokenizer: Its tokenizer.
+        optimizer: Its optimizer.
+        groups: Per theorem, the rollout records of its attempts (``reward``, prompts, tactics).
+        cfg: ``clip``, ``epochs``, ``minibatch_size``, ``max_length`` and ``kl_beta``.
+        reference: The frozen starting policy, for the KL penalty (``cfg.kl_beta > 0``).
+
+    Returns:
+        (mean loss, groups with reward variance, mean KL to ``reference`` or ``None``).
+    """
     import torch
 
     examples: list[Example] = []
@@ -170,16 +194,23 @@ def grpo_update(
             examples += pairs
             advantages += [(traj["reward"] - mean) / (std + 1e-4)] * len(pairs)
     if not examples:
-        return None, 0
+        return None, 0, None
     encoded = encode(tokenizer, examples, cfg.max_length)
     kept = [(e, a) for e, a in zip(encoded, advantages, strict=True) if e is not None]
     pad = tokenizer.pad_token_id
-    with torch.no_grad():  # log-probs of the policy that sampled (same weights as the workers)
-        old = torch.cat([
-            sequence_logprobs(model, collate([e for e, _ in kept[i : i + cfg.minibatch_size]], pad))
-            for i in range(0, len(kept), cfg.minibatch_size)
-        ])  # fmt: skip
-    losses = []
+    penalize = reference is not None and cfg.kl_beta > 0
+
+    def logprobs_of(policy: Any) -> Any:
+        step = cfg.minibatch_size
+        with torch.no_grad():
+            return torch.cat([
+                sequence_logprobs(policy, collate([e for e, _ in kept[i : i + step]], pad))
+                for i in range(0, len(kept), step)
+            ])  # fmt: skip
+
+    old = logprobs_of(model)  # the policy that sampled (same weights as the workers)
+    ref = logprobs_of(reference) if penalize else None
+    losses, kls = [], []
     order = list(range(len(kept)))
     for _ in range(cfg.epochs):
         random.shuffle(order)
@@ -187,15 +218,21 @@ def grpo_update(
             idx = order[i : i + cfg.minibatch_size]
             batch = collate([kept[j][0] for j in idx], pad)
             adv = torch.tensor([kept[j][1] for j in idx])
-            ratio = torch.exp(sequence_logprobs(model, batch) - old[idx])
+            new = sequence_logprobs(model, batch)
+            ratio = torch.exp(new - old[idx])
             clipped = torch.clamp(ratio, 1 - cfg.clip, 1 + cfg.clip)
             loss = -torch.min(ratio * adv, clipped * adv).mean()
+            if ref is not None:
+                d = ref[idx] - new
+                kl = (torch.exp(d) - d - 1).mean()
+                loss = loss + cfg.kl_beta * kl
+                kls.append(kl.item())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             losses.append(loss.item())
-    return sum(losses) / len(losses), signal
+    return sum(losses) / len(losses), signal, (sum(kls) / len(kls) if kls else None)
 
 
 def expert_iteration_update(
@@ -279,6 +316,9 @@ def train_rl(config: RLConfig, progress: bool = True, on_result: Any = None) -> 
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)
+    reference = None
+    if config.algo == "grpo" and config.kl_beta > 0:  # the starting policy, frozen
+        reference = load_model(config.init, config.seed)[0].eval().requires_grad_(False)
     start, buffer_rows = 0, []
     if resume is not None:
         state = json.loads((resume / "trainer_state.json").read_text())
@@ -337,9 +377,11 @@ def train_rl(config: RLConfig, progress: bool = True, on_result: Any = None) -> 
                     curriculum.update(r["theorem"], traj["proved"])
             # 4. learn
             tick = time.perf_counter()
-            signal = 0
+            signal, kl = 0, None
             if config.algo == "grpo":
-                loss, signal = grpo_update(model, tokenizer, optimizer, groups, config)
+                loss, signal, kl = grpo_update(
+                    model, tokenizer, optimizer, groups, config, reference
+                )
             else:
                 seen = {(e.prompt, e.target) for e in buffer}
                 for traj in (t for g in groups for t in g if t["proved"]):
@@ -357,7 +399,8 @@ def train_rl(config: RLConfig, progress: bool = True, on_result: Any = None) -> 
                 "reward_mean": round(sum(t["reward"] for t in attempts) / max(len(attempts), 1), 4),
                 "theorem_pass_rate": round(
                     sum(any(t["proved"] for t in g) for g in groups) / max(len(groups), 1), 4),
-                "loss": None if loss is None else round(loss, 5), "signal_groups": signal,
+                "loss": None if loss is None else round(loss, 5),
+                "kl": None if kl is None else round(kl, 5), "signal_groups": signal,
                 "buffer": len(buffer), "rollout_seconds": round(rollout_seconds, 2),
                 "learn_seconds": round(learn_seconds, 2),
                 "policy_seconds": round(sum(r["policy_seconds"] for r in records), 2),

@@ -32,6 +32,12 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     p.add_argument("--max-depth", type=int, default=4, help="tactics per attempt")
     p.add_argument("--lr", type=float, default=2e-5)
     p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument(
+        "--kl-beta",
+        type=float,
+        default=0.0,
+        help="grpo: KL penalty to the --init policy (TRL's beta; default 0: none)",
+    )
     p.add_argument("--tactic-timeout", type=float, default=2.0, help="seconds per tactic")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-tensorboard", action="store_true")
@@ -66,6 +72,7 @@ def run_train(args: argparse.Namespace) -> int:
                 rollout=RolloutConfig(args.group, args.max_depth, args.tactic_timeout),
                 temperature=args.temperature, lr=args.lr, workers=args.workers,
                 address=args.address, seed=args.seed, tensorboard=not args.no_tensorboard,
+                kl_beta=args.kl_beta,
             ),
             progress=not args.no_progress,
         )  # fmt: skip
