@@ -51,6 +51,8 @@ __all__ = [
     "build_tiny_model",
     "byte_tokenizer",
     "format_prompt",
+    "load_causal_lm",
+    "load_tokenizer",
 ]
 
 PROMPT = "[GOALS]\n{goals}\n[PROOFSTEP]\n"
@@ -113,6 +115,29 @@ def build_tiny_model(tokenizer: Any, seed: int = 0) -> Any:
     return LlamaForCausalLM(config)
 
 
+def load_tokenizer(name: str) -> Any:
+    """``"tiny"``: :func:`byte_tokenizer`; else ``AutoTokenizer`` for a Hugging Face id or a
+    folder, with pad := EOS when it has no pad token."""
+    if name == "tiny":
+        return byte_tokenizer()
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(name)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_causal_lm(name: str, tokenizer: Any, seed: int = 0) -> Any:
+    """``"tiny"``: :func:`build_tiny_model` for ``tokenizer`` (weights from ``seed``); else
+    ``AutoModelForCausalLM`` for a Hugging Face id or a folder (a checkpoint)."""
+    if name == "tiny":
+        return build_tiny_model(tokenizer, seed)
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(name)
+
+
 class LLMPolicy:
     """Samples tactics from a causal LM.
 
@@ -136,7 +161,6 @@ class LLMPolicy:
         seed: int = 0,
     ) -> None:
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
 
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -145,14 +169,8 @@ class LLMPolicy:
         self.max_new_tokens = max_new_tokens
         self.max_prompt_tokens = max_prompt_tokens
         self._generator = torch.Generator(device="cpu").manual_seed(seed)
-        if model == "tiny":
-            self.tokenizer = byte_tokenizer()
-            self.model = build_tiny_model(self.tokenizer, seed)
-        else:
-            self.tokenizer = AutoTokenizer.from_pretrained(model)
-            if self.tokenizer.pad_token is None:
-                self.tokenizer.pad_token = self.tokenizer.eos_token
-            self.model = AutoModelForCausalLM.from_pretrained(model)
+        self.tokenizer = load_tokenizer(model)
+        self.model = load_causal_lm(model, self.tokenizer, seed)
         self.tokenizer.padding_side = "left"  # generate() continues after the last prompt token
         self.tokenizer.truncation_side = "left"  # long goals lose their start, not [PROOFSTEP]
         self.model.to(device).eval()

@@ -99,17 +99,11 @@ _CREATED = itertools.count()  # envs built in this process: vector slots get dis
 
 
 def load_tokenizer(name: str) -> Any:
-    """``"tiny"``: the byte tokenizer of :mod:`agents.llm`; else ``AutoTokenizer`` (pad := EOS
-    when the tokenizer has no pad token)."""
-    if name == "tiny":
-        from agents.llm import byte_tokenizer
+    """:func:`agents.llm.load_tokenizer`, refusing a tokenizer without EOS (a tactic of the
+    token action space ends at EOS)."""
+    from agents.llm import load_tokenizer as load
 
-        return byte_tokenizer()
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(name)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer = load(name)
     if tokenizer.eos_token_id is None:
         raise ValueError(f"tokenizer {name!r} has no EOS token: tactics could never end")
     return tokenizer

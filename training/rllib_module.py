@@ -147,14 +147,9 @@ class LLMPolicyModule(TorchRLModule, ValueFunctionAPI):
                 f"input_ids/attention_mask, MultiDiscrete action), got {obs} and {act}"
             )
         self.tokenizer = load_tokenizer(name)
-        if name == "tiny":
-            from agents.llm import build_tiny_model
+        from agents.llm import load_causal_lm
 
-            self.lm = build_tiny_model(self.tokenizer, int(cfg.get("seed", 0)))
-        else:
-            from transformers import AutoModelForCausalLM
-
-            self.lm = AutoModelForCausalLM.from_pretrained(name)
+        self.lm = load_causal_lm(name, self.tokenizer, int(cfg.get("seed", 0)))
         self.lm.eval()
         self.vocab = int(act.nvec[0])
         self.action_len = len(act.nvec)

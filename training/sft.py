@@ -297,18 +297,11 @@ def _no_hf_bars() -> Iterator[None]:
 
 def load_model(name: str, seed: int) -> tuple[Any, Any]:
     """Model and tokenizer: the tiny model, a Hugging Face id, or a folder (a checkpoint)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from agents.llm import load_causal_lm, load_tokenizer
 
-    from agents.llm import build_tiny_model, byte_tokenizer
-
-    if name == "tiny":
-        tokenizer = byte_tokenizer()
-        return build_tiny_model(tokenizer, seed), tokenizer
-    tokenizer = AutoTokenizer.from_pretrained(name)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer = load_tokenizer(name)
     with _no_hf_bars():
-        return AutoModelForCausalLM.from_pretrained(name), tokenizer
+        return load_causal_lm(name, tokenizer, seed), tokenizer
 
 
 def list_checkpoints(out: Path) -> list[Path]:
