@@ -318,7 +318,10 @@ def train_rl(config: RLConfig, progress: bool = True, on_result: Any = None) -> 
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)
     reference = None
     if config.algo == "grpo" and config.kl_beta > 0:  # the starting policy, frozen
-        reference = load_model(config.init, config.seed)[0].eval().requires_grad_(False)
+        from agents.llm import load_causal_lm
+
+        reference = load_causal_lm(config.init, tokenizer, config.seed)
+        reference.eval().requires_grad_(False)
     start, buffer_rows = 0, []
     if resume is not None:
         state = json.loads((resume / "trainer_state.json").read_text())
